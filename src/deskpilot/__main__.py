@@ -1,0 +1,5 @@
+"""`python -m deskpilot` runs the CLI."""
+
+from deskpilot.cli import main
+
+main()

@@ -1,0 +1,101 @@
+"""`create_app(settings)`: the FastAPI application, its lifespan state, routers and handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from deskpilot import db as database
+from deskpilot import health
+from deskpilot.auth import routes as auth_routes
+from deskpilot.config import Settings
+from deskpilot.dashboard import pages as dashboard_pages
+from deskpilot.deps import AppState
+from deskpilot.error_handlers import install_error_handlers
+from deskpilot.logging import configure_logging
+from deskpilot.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from deskpilot.org import routes as org_routes
+from deskpilot.partner import routes as partner_routes
+from deskpilot.ratelimit import RateLimiter
+
+DASHBOARD_DIR = Path(__file__).parent / "dashboard"
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, minus its 422 entries: validation failures answer 400 here."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title="deskpilot API",
+        version=app.version,
+        description=(
+            "OpenCX-compatible API of deskpilot. Every error has the body "
+            "`{statusCode, message, error}`."
+        ),
+        routes=app.routes,
+    )
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            operation.get("responses", {}).pop("422", None)
+    components = schema.get("components", {}).get("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    schema["components"]["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "Partner or org API key"}
+    }
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = database.create_engine(settings)
+        limiter = RateLimiter(redis_url=settings.REDIS_URL, enabled=settings.RATE_LIMIT_ENABLED)
+        app.state.deskpilot = AppState(
+            settings=settings,
+            engine=engine,
+            sessionmaker=database.create_sessionmaker(engine),
+            limiter=limiter,
+            templates=Jinja2Templates(directory=DASHBOARD_DIR / "templates"),
+            secret_key=settings.secret_key(),
+        )
+        try:
+            yield
+        finally:
+            await limiter.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="deskpilot API",
+        version=settings.version,
+        lifespan=lifespan,
+        openapi_url="/api-json",
+        docs_url="/api",
+        redoc_url=None,
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(partner_routes.router)
+    app.include_router(org_routes.router)
+    app.include_router(auth_routes.router)
+    app.include_router(dashboard_pages.router)
+    app.mount(
+        "/static/dashboard",
+        StaticFiles(directory=DASHBOARD_DIR / "static"),
+        name="dashboard-static",
+    )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
+    app.add_middleware(RequestContextMiddleware)
+    return app

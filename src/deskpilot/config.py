@@ -1,0 +1,113 @@
+"""Settings: the only reader of the environment (and of `.env`).
+
+Every value is documented in `.env.example`; `Settings` is built once by the CLI or the
+test harness and handed to `create_app`, never read at import time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from deskpilot import __version__
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "development"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    ENVIRONMENT: Literal["development", "production", "test"] = "development"
+    DATA_DIR: Path = Path("data")
+    # Empty means the SQLite file `DATA_DIR/deskpilot.db`.
+    DATABASE_URL: str = ""
+    DATABASE_POOL_SIZE: int = Field(default=10, ge=1, le=200)
+    # Signs contact tokens and dashboard CSRF tokens. Generated into DATA_DIR when empty
+    # in development; must be set explicitly in production.
+    SECRET_KEY: str = ""
+    # Public origin used to build login links (`https://support.example.com`).
+    PUBLIC_URL: str = "http://127.0.0.1:8000"
+    HOST: str = "127.0.0.1"
+    PORT: int = Field(default=8000, ge=1, le=65535)
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    LOG_FORMAT: Literal["console", "json"] = "console"
+    # Redis makes rate limits (and later live events and jobs) shared by every process.
+    REDIS_URL: str = ""
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto headers are believed (CIDRs).
+    TRUSTED_PROXIES: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
+    MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
+    LOGIN_LINK_TTL_SECONDS: int = Field(default=15 * 60, ge=60, le=24 * 3600)
+    DASHBOARD_SESSION_TTL_HOURS: int = Field(default=12, ge=1, le=24 * 30)
+    RATE_LIMIT_ENABLED: bool = True
+    RATE_LIMIT_PARTNER_PER_MINUTE: int = Field(default=100, ge=1)
+    RATE_LIMIT_PARTNER_CREATE_ORG_PER_MINUTE: int = Field(default=20, ge=1)
+    RATE_LIMIT_PARTNER_CREATE_KEY_PER_MINUTE: int = Field(default=10, ge=1)
+    RATE_LIMIT_PARTNER_LOGIN_LINK_PER_MINUTE: int = Field(default=30, ge=1)
+    RATE_LIMIT_ORG_PER_MINUTE: int = Field(default=100, ge=1)
+
+    @field_validator("TRUSTED_PROXIES", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("PUBLIC_URL")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("PUBLIC_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.ENVIRONMENT == "production" and (
+            self.SECRET_KEY.lower() in _PLACEHOLDER_SECRETS or len(self.SECRET_KEY) < 32
+        ):
+            raise ValueError("SECRET_KEY must be set to 32+ random characters in production")
+        return self
+
+    @cached_property
+    def database_url(self) -> str:
+        """The async URL the application uses."""
+        if not self.DATABASE_URL:
+            return f"sqlite+aiosqlite:///{(self.DATA_DIR / 'deskpilot.db').resolve()}"
+        url = self.DATABASE_URL
+        for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def version(self) -> str:
+        return __version__
+
+    def secret_key(self) -> str:
+        """The signing secret; in development a random one is kept under DATA_DIR."""
+        if self.SECRET_KEY:
+            return self.SECRET_KEY
+        path = self.DATA_DIR / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        import secrets
+
+        self.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key

@@ -1,0 +1,61 @@
+"""Minting, hashing and checking of secrets: API keys, widget tokens, link and session tokens.
+
+Secrets are stored only as SHA-256 hashes; lookups go by hash and the final comparison is
+constant-time, so neither the database nor response timing reveals a secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+
+_BASE62 = string.digits + string.ascii_letters
+
+PARTNER_KEY_PREFIX = "dp_partner_"
+ORG_KEY_PREFIX = "dp_live_"
+KEY_BODY_LENGTH = 40
+DISPLAY_PREFIX_LENGTH = 12
+
+
+def _base62(length: int) -> str:
+    return "".join(secrets.choice(_BASE62) for _ in range(length))
+
+
+def new_partner_key() -> str:
+    return PARTNER_KEY_PREFIX + _base62(KEY_BODY_LENGTH)
+
+
+def new_org_key() -> str:
+    return ORG_KEY_PREFIX + _base62(KEY_BODY_LENGTH)
+
+
+def new_widget_token() -> str:
+    return secrets.token_hex(16)
+
+
+def new_url_token() -> str:
+    """256 bits, URL-safe: login links and browser sessions."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+def display_prefix(secret: str) -> str:
+    return secret[:DISPLAY_PREFIX_LENGTH]
+
+
+def looks_like(secret: str, prefix: str) -> bool:
+    body = secret[len(prefix) :]
+    return (
+        secret.startswith(prefix)
+        and len(body) == KEY_BODY_LENGTH
+        and all(ch in _BASE62 for ch in body)
+    )

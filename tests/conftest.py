@@ -1,0 +1,122 @@
+"""Test harness: one fresh database per run (SQLite file or a new PostgreSQL database,
+chosen by DESKPILOT_TEST_DATABASE), migrated once, emptied after every test."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from asgi_lifespan import LifespanManager
+
+from deskpilot import db as database
+from deskpilot.app import create_app
+from deskpilot.config import Settings
+from deskpilot.models import Base
+
+TEST_DATABASE = os.environ.get("DESKPILOT_TEST_DATABASE", "sqlite")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"deskpilot test database: {TEST_DATABASE}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if TEST_DATABASE == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "deskpilot.db"
+        yield f"sqlite:///{path}"
+        return
+    if TEST_DATABASE != "postgresql":
+        raise pytest.UsageError(f"unknown DESKPILOT_TEST_DATABASE {TEST_DATABASE!r}")
+    name = f"deskpilot_test_{secrets.token_hex(4)}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": database_url,
+        "DATA_DIR": data_dir,
+        "SECRET_KEY": "test-" + "k" * 40,
+        "PUBLIC_URL": "http://testserver",
+        "LOG_LEVEL": "WARNING",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str, data_dir: Path) -> str:
+    database.upgrade(make_settings(database_url, data_dir))
+    return database_url
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change the app's settings."""
+    return {}
+
+
+@pytest.fixture
+def settings(migrated: str, data_dir: Path, settings_overrides: dict[str, Any]) -> Settings:
+    return make_settings(migrated, data_dir, **settings_overrides)
+
+
+async def _empty_all_tables(settings: Settings) -> None:
+    engine = database.create_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            for table in reversed(Base.metadata.sorted_tables):
+                await conn.execute(table.delete())
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+    await _empty_all_tables(settings)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def sessionmaker(app: Any) -> Any:
+    return app.state.deskpilot.sessionmaker
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:8]
