@@ -50,7 +50,7 @@ class RateLimiter:
         stats = await self._strategy.get_window_stats(item, scope, key)
         reset_at = math.ceil(stats.reset_time)
         if not allowed:
-            retry_after = max(1, reset_at - int(time.time()))
+            retry_after = min(60, max(1, math.ceil(stats.reset_time - time.time())))
             raise RateLimited(
                 f"Rate limit of {per_minute} requests per minute exceeded",
                 retry_after=retry_after,

@@ -1,0 +1,59 @@
+# deskpilot: `make run` serves on the embedded defaults; `make test` runs the whole suite.
+# Both set up the virtual environment first (that half alone is `make install`).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+CONSTRAINTS := constraints.txt
+
+.PHONY: install install-dev run migrate test test-sqlite test-postgresql check format lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade "pip>=24"
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml $(CONSTRAINTS)
+	$(PIP) install --quiet --constraint $(CONSTRAINTS) --editable .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install --quiet --constraint $(CONSTRAINTS) --editable ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(BIN)/deskpilot migrate
+
+run: install
+	$(BIN)/deskpilot serve
+
+# The whole suite, once on SQLite and once on a fresh PostgreSQL database (dropped after).
+test: install-dev
+	@bash scripts/test.sh
+
+test-sqlite: install-dev
+	DESKPILOT_TEST_DATABASE=sqlite $(BIN)/pytest
+
+test-postgresql: install-dev
+	DESKPILOT_TEST_DATABASE=postgresql $(BIN)/pytest
+
+check: install-dev
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
+
+format: install-dev
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+# Re-pin every dependency after changing pyproject.toml.
+lock: $(BIN)/python
+	$(PIP) install --quiet --editable ".[dev]"
+	$(PIP) freeze --exclude-editable --exclude deskpilot > $(CONSTRAINTS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
