@@ -46,15 +46,12 @@ async def make_partner(
             session,
             name=name,
             allow_list=allow_list or [],
-            branding=branding
-            or Branding(app_name="Acme Help", support_email="help@acme.example"),
+            branding=branding or Branding(app_name="Acme Help", support_email="help@acme.example"),
         )
     return PartnerFixture(str(created.partner.id), created.api_key)
 
 
-async def make_org(
-    client: httpx.AsyncClient, partner: PartnerFixture, **fields: Any
-) -> OrgFixture:
+async def make_org(client: httpx.AsyncClient, partner: PartnerFixture, **fields: Any) -> OrgFixture:
     body = {"name": "Bookshop", **fields}
     response = await client.post("/partner/v1/orgs", json=body, headers=partner.headers)
     assert response.status_code == 201, response.text

@@ -133,7 +133,9 @@ def partner_create(
     """Create a partner; prints its id and API key (shown once) as JSON."""
     settings = _settings()
     branding_update = _branding(
-        app_name=app_name, logo_url=logo_url, support_email=support_email,
+        app_name=app_name,
+        logo_url=logo_url,
+        support_email=support_email,
         primary_color=primary_color,
     )
     branding = Branding(
@@ -181,7 +183,9 @@ def partner_update(
     settings = _settings()
     pid = _parse_uuid(partner_id)
     branding = _branding(
-        app_name=app_name, logo_url=logo_url, support_email=support_email,
+        app_name=app_name,
+        logo_url=logo_url,
+        support_email=support_email,
         primary_color=primary_color,
     )
     if allowed_ip and clear_allowed_ips:

@@ -9,7 +9,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from deskpilot.config import Settings
 
@@ -56,7 +61,9 @@ async def transaction(
 def sync_url(settings: Settings) -> str:
     """The synchronous URL Alembic migrates with."""
     url = settings.database_url
-    return url.replace("sqlite+aiosqlite", "sqlite").replace("postgresql+psycopg", "postgresql+psycopg")
+    return url.replace("sqlite+aiosqlite", "sqlite").replace(
+        "postgresql+psycopg", "postgresql+psycopg"
+    )
 
 
 def _alembic_config(settings: Settings) -> Any:

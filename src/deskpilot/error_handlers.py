@@ -56,8 +56,10 @@ def validation_message(error: dict[str, Any]) -> str:
         return "Request body is required" if field == "body" else f"{field} is required"
     if kind == "string_too_short":
         minimum = ctx.get("min_length", 1)
-        return f"{field} must not be empty" if minimum == 1 else (
-            f"{field} must be at least {minimum} characters"
+        return (
+            f"{field} must not be empty"
+            if minimum == 1
+            else (f"{field} must be at least {minimum} characters")
         )
     if kind == "string_too_long":
         return f"{field} must be at most {ctx.get('max_length')} characters"

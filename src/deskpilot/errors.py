@@ -1,15 +1,15 @@
 """The error tree. Services raise these; one handler renders `{statusCode, message, error}`.
 
-    DeskpilotError (500)
-    ├── InvalidInput          400  Bad Request
-    ├── Unauthorized          401  Unauthorized
-    ├── PermissionDenied      403  Forbidden
-    ├── NotFound              404  Not Found
-    ├── Conflict              409  Conflict
-    ├── Gone                  410  Gone
-    ├── PayloadTooLarge       413  Payload Too Large
-    ├── RateLimited           429  Too Many Requests (carries retry_after seconds)
-    └── Upstream              502  Bad Gateway
+DeskpilotError (500)
+├── InvalidInput          400  Bad Request
+├── Unauthorized          401  Unauthorized
+├── PermissionDenied      403  Forbidden
+├── NotFound              404  Not Found
+├── Conflict              409  Conflict
+├── Gone                  410  Gone
+├── PayloadTooLarge       413  Payload Too Large
+├── RateLimited           429  Too Many Requests (carries retry_after seconds)
+└── Upstream              502  Bad Gateway
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ class ErrorBody(BaseModel):
         }
     )
 
-    statusCode: int  # noqa: N815 - OpenCX's field name
+    statusCode: int
     message: str
     error: str
 

@@ -38,8 +38,13 @@ async def clean_after(settings):
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(BIN / "deskpilot"), *args], env=env, cwd=REPO, capture_output=True, text=True,
-        timeout=60, check=False,
+        [str(BIN / "deskpilot"), *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -48,7 +53,11 @@ class TestReadmeWalkthrough:
         with running_server(env) as base:
             result = subprocess.run(
                 ["bash", "-euo", "pipefail", "-c", walkthrough_script()],
-                env={**env, "BASE": base}, cwd=REPO, capture_output=True, text=True, timeout=120,
+                env={**env, "BASE": base},
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=120,
                 check=False,
             )
         assert result.returncode == 0, result.stdout + result.stderr
@@ -63,24 +72,35 @@ class TestReadmeWalkthrough:
 
 class TestRestart:
     def test_partners_orgs_keys_and_users_survive_a_restart(self, env, clean_after):
-        created = run_cli(env, "partner", "create", "--name", "Durable", "--app-name", "Durable Help")
+        created = run_cli(
+            env, "partner", "create", "--name", "Durable", "--app-name", "Durable Help"
+        )
         assert created.returncode == 0, created.stderr
         partner_key = json.loads(created.stdout)["api_key"]
         headers = {"Authorization": f"Bearer {partner_key}"}
         port = free_port()  # the same address before and after, as a real install keeps
         with running_server(env, port) as base:
-            org = httpx.post(f"{base}/partner/v1/orgs", json={"name": "Kept"}, headers=headers).json()
+            org = httpx.post(
+                f"{base}/partner/v1/orgs", json={"name": "Kept"}, headers=headers
+            ).json()
             org_key = httpx.post(
                 f"{base}/partner/v1/orgs/{org['id']}/api-keys", json={"name": "k"}, headers=headers
             ).json()["api_key"]
             link = httpx.post(
                 f"{base}/partner/v1/orgs/{org['id']}/login-links",
-                json={"email": "kept@example.com", "name": "Kept User"}, headers=headers,
+                json={"email": "kept@example.com", "name": "Kept User"},
+                headers=headers,
             ).json()["url"]
             assert httpx.get(link).status_code == 303
         with running_server(env, port) as base:
-            assert httpx.get(f"{base}/partner/v1/orgs/{org['id']}", headers=headers).json()["name"] == "Kept"
-            assert httpx.get(f"{base}/org", headers={"Authorization": f"Bearer {org_key}"}).status_code == 200
+            assert (
+                httpx.get(f"{base}/partner/v1/orgs/{org['id']}", headers=headers).json()["name"]
+                == "Kept"
+            )
+            assert (
+                httpx.get(f"{base}/org", headers={"Authorization": f"Bearer {org_key}"}).status_code
+                == 200
+            )
             assert httpx.get(link).status_code == 410  # still used after the restart
             listed = json.loads(run_cli(env, "partner", "list").stdout)
             assert [p["name"] for p in listed] == ["Durable"]
@@ -104,8 +124,16 @@ class TestCli:
     def test_update_rotate_and_deactivate(self, env, clean_after):
         partner = json.loads(run_cli(env, "partner", "create", "--name", "P").stdout)
         updated = run_cli(
-            env, "partner", "update", partner["id"], "--name", "P2", "--allowed-ip", "10.0.0.1",
-            "--logo-url", "https://cdn.example/logo.svg",
+            env,
+            "partner",
+            "update",
+            partner["id"],
+            "--name",
+            "P2",
+            "--allowed-ip",
+            "10.0.0.1",
+            "--logo-url",
+            "https://cdn.example/logo.svg",
         )
         body = json.loads(updated.stdout)
         assert body["name"] == "P2" and body["ip_allow_list"] == ["10.0.0.1/32"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
 from asgi_lifespan import LifespanManager
 
 from deskpilot.app import create_app
@@ -18,7 +17,11 @@ class TestErrorShape:
     async def test_unknown_route_is_404(self, client: httpx.AsyncClient):
         response = await client.get("/no/such/route")
         assert response.status_code == 404
-        assert response.json() == {"statusCode": 404, "message": "Route not found", "error": "Not Found"}
+        assert response.json() == {
+            "statusCode": 404,
+            "message": "Route not found",
+            "error": "Not Found",
+        }
 
     async def test_wrong_method_is_405(self, client):
         response = await client.put("/partner/v1/orgs")
@@ -28,11 +31,15 @@ class TestErrorShape:
     async def test_malformed_json_is_400(self, client, sessionmaker):
         partner = await make_partner(sessionmaker)
         response = await client.post(
-            "/partner/v1/orgs", content=b'{"name": "x",', headers={**partner.headers, "Content-Type": "application/json"}
+            "/partner/v1/orgs",
+            content=b'{"name": "x",',
+            headers={**partner.headers, "Content-Type": "application/json"},
         )
         assert response.status_code == 400
         assert response.json() == {
-            "statusCode": 400, "message": "Request body is not valid JSON", "error": "Bad Request",
+            "statusCode": 400,
+            "message": "Request body is not valid JSON",
+            "error": "Bad Request",
         }
 
     async def test_non_object_body_is_400(self, client, sessionmaker):
@@ -42,10 +49,14 @@ class TestErrorShape:
 
     async def test_wrong_type_in_query_is_400(self, client, sessionmaker):
         partner = await make_partner(sessionmaker)
-        response = await client.get("/partner/v1/orgs", params={"limit": "many"}, headers=partner.headers)
+        response = await client.get(
+            "/partner/v1/orgs", params={"limit": "many"}, headers=partner.headers
+        )
         assert response.status_code == 400
         assert response.json()["message"] == "limit must be an integer"
-        too_big = await client.get("/partner/v1/orgs", params={"limit": 101}, headers=partner.headers)
+        too_big = await client.get(
+            "/partner/v1/orgs", params={"limit": 101}, headers=partner.headers
+        )
         assert too_big.json()["message"] == "limit must not be greater than 100"
 
     async def test_bad_uuid_in_path_is_400(self, client, sessionmaker):
@@ -58,7 +69,9 @@ class TestErrorShape:
         partner = await make_partner(sessionmaker)
         body = json.dumps({"name": "x", "ai_instructions": "a" * (1024 * 1024)})
         response = await client.post(
-            "/partner/v1/orgs", content=body, headers={**partner.headers, "Content-Type": "application/json"}
+            "/partner/v1/orgs",
+            content=body,
+            headers={**partner.headers, "Content-Type": "application/json"},
         )
         assert response.status_code == 413
         assert response.json()["error"] == "Payload Too Large"
@@ -71,7 +84,9 @@ class TestErrorShape:
                 yield b"a" * 65536
 
         response = await client.post(
-            "/partner/v1/orgs", content=chunks(), headers={**partner.headers, "Content-Type": "application/json"}
+            "/partner/v1/orgs",
+            content=chunks(),
+            headers={**partner.headers, "Content-Type": "application/json"},
         )
         assert response.status_code == 413
 
@@ -96,7 +111,9 @@ class TestUnexpectedErrors:
                 response = await http.get("/boom")
         assert response.status_code == 500
         assert response.json() == {
-            "statusCode": 500, "message": "Internal server error", "error": "Internal Server Error",
+            "statusCode": 500,
+            "message": "Internal server error",
+            "error": "Internal Server Error",
         }
         assert "hunter2" not in response.text
 

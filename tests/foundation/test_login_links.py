@@ -23,7 +23,8 @@ class TestCreateLoginLink:
         partner = await make_partner(sessionmaker)
         org = await make_org(client, partner)
         response = await client.post(
-            f"/partner/v1/orgs/{org.id}/login-links", json={"email": "Ann@Shop.example"},
+            f"/partner/v1/orgs/{org.id}/login-links",
+            json={"email": "Ann@Shop.example"},
             headers=partner.headers,
         )
         assert response.status_code == 201
@@ -39,16 +40,22 @@ class TestCreateLoginLink:
         ("body", "message"),
         [
             ({"email": "not-an-email"}, "email must be a valid email address"),
-            ({"email": "a@b.example", "redirect_path": "https://evil.example/"},
-             "redirect_path must be a dashboard path starting with /"),
-            ({"email": "a@b.example", "redirect_path": "//evil.example/"},
-             "redirect_path must be a dashboard path starting with /"),
+            (
+                {"email": "a@b.example", "redirect_path": "https://evil.example/"},
+                "redirect_path must be a dashboard path starting with /",
+            ),
+            (
+                {"email": "a@b.example", "redirect_path": "//evil.example/"},
+                "redirect_path must be a dashboard path starting with /",
+            ),
         ],
     )
     async def test_bad_input_is_400(self, client, sessionmaker, body, message):
         partner = await make_partner(sessionmaker)
         org = await make_org(client, partner)
-        response = await client.post(f"/partner/v1/orgs/{org.id}/login-links", json=body, headers=partner.headers)
+        response = await client.post(
+            f"/partner/v1/orgs/{org.id}/login-links", json=body, headers=partner.headers
+        )
         assert response.status_code == 400
         assert response.json()["message"] == message
 

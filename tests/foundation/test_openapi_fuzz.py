@@ -8,7 +8,6 @@ import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,14 +40,22 @@ def live(migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Li
     env = server_env(migrated, data_dir, RATE_LIMIT_ENABLED="false")
     created = subprocess.run(
         [str(BIN / "deskpilot"), "partner", "create", "--name", "Fuzz"],
-        env=env, cwd=REPO, capture_output=True, text=True, check=True,
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     partner_headers = {"Authorization": f"Bearer {json.loads(created.stdout)['api_key']}"}
     try:
         with running_server(env) as base:
-            org = httpx.post(f"{base}/partner/v1/orgs", json={"name": "Fuzzed"}, headers=partner_headers).json()
+            org = httpx.post(
+                f"{base}/partner/v1/orgs", json={"name": "Fuzzed"}, headers=partner_headers
+            ).json()
             key = httpx.post(
-                f"{base}/partner/v1/orgs/{org['id']}/api-keys", json={"name": "fuzz"}, headers=partner_headers
+                f"{base}/partner/v1/orgs/{org['id']}/api-keys",
+                json={"name": "fuzz"},
+                headers=partner_headers,
             ).json()["api_key"]
             yield Live(base, partner_headers, {"Authorization": f"Bearer {key}"})
     finally:
@@ -72,7 +79,9 @@ def fuzz(operation: Any, live: Live) -> None:
         headers = live.org_headers
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(
+        max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
     def exercise(case: schemathesis.Case) -> None:
         case.call_and_validate(base_url=live.base, headers=headers, checks=CHECKS)
 

@@ -37,7 +37,8 @@ class TestCreateOrg:
         partner = await make_partner(sessionmaker)
         await make_org(client, partner, external_id="cust-1")
         again = await client.post(
-            "/partner/v1/orgs", json={"name": "Other", "external_id": "cust-1"},
+            "/partner/v1/orgs",
+            json={"name": "Other", "external_id": "cust-1"},
             headers=partner.headers,
         )
         assert again.status_code == 409
@@ -56,7 +57,9 @@ class TestCreateOrg:
     async def test_deleting_frees_the_external_id(self, client, sessionmaker):
         partner = await make_partner(sessionmaker)
         org = await make_org(client, partner, external_id="cust-1")
-        assert (await client.delete(f"/partner/v1/orgs/{org.id}", headers=partner.headers)).status_code == 204
+        assert (
+            await client.delete(f"/partner/v1/orgs/{org.id}", headers=partner.headers)
+        ).status_code == 204
         await make_org(client, partner, external_id="cust-1")
 
     async def test_unknown_integration_is_refused(self, client, sessionmaker):
@@ -78,7 +81,10 @@ class TestCreateOrg:
             ({"name": 12}, "name must be a string"),
             ({"name": "A", "language": "english"}, "language has an invalid format"),
             ({"name": "A", "website": "not a url"}, "website must be a valid URL"),
-            ({"name": "A", "ai_instructions": "x" * 20001}, "ai_instructions must be at most 20000 characters"),
+            (
+                {"name": "A", "ai_instructions": "x" * 20001},
+                "ai_instructions must be at most 20000 characters",
+            ),
         ],
     )
     async def test_bad_fields_name_the_field(self, client, sessionmaker, body, message):
@@ -99,18 +105,26 @@ class TestListOrgs:
     async def test_pages_newest_first_without_gaps_or_repeats(self, client, sessionmaker):
         partner = await make_partner(sessionmaker)
         created = [
-            (await client.post("/partner/v1/orgs", json={"name": f"Org {i}"}, headers=partner.headers)).json()["id"]
+            (
+                await client.post(
+                    "/partner/v1/orgs", json={"name": f"Org {i}"}, headers=partner.headers
+                )
+            ).json()["id"]
             for i in range(7)
         ]
         seen: list[str] = []
         cursor = None
         while True:
             params = {"limit": 3} | ({"cursor": cursor} if cursor else {})
-            page = (await client.get("/partner/v1/orgs", params=params, headers=partner.headers)).json()
+            page = (
+                await client.get("/partner/v1/orgs", params=params, headers=partner.headers)
+            ).json()
             seen += [item["id"] for item in page["items"]]
             # An org created mid-way must not shift the pages already being walked.
             if cursor is None:
-                await client.post("/partner/v1/orgs", json={"name": "Late"}, headers=partner.headers)
+                await client.post(
+                    "/partner/v1/orgs", json={"name": "Late"}, headers=partner.headers
+                )
             cursor = page["next"]
             if cursor is None:
                 break
@@ -120,11 +134,21 @@ class TestListOrgs:
         partner = await make_partner(sessionmaker)
         await make_org(client, partner, name="Blue Books", external_id="b")
         await make_org(client, partner, name="Red Shoes", external_id="r")
-        by_ext = (await client.get("/partner/v1/orgs", params={"external_id": "r"}, headers=partner.headers)).json()
+        by_ext = (
+            await client.get(
+                "/partner/v1/orgs", params={"external_id": "r"}, headers=partner.headers
+            )
+        ).json()
         assert [o["name"] for o in by_ext["items"]] == ["Red Shoes"]
-        by_name = (await client.get("/partner/v1/orgs", params={"q": "BOOK"}, headers=partner.headers)).json()
+        by_name = (
+            await client.get("/partner/v1/orgs", params={"q": "BOOK"}, headers=partner.headers)
+        ).json()
         assert [o["name"] for o in by_name["items"]] == ["Blue Books"]
-        by_health = (await client.get("/partner/v1/orgs", params={"health": "healthy"}, headers=partner.headers)).json()
+        by_health = (
+            await client.get(
+                "/partner/v1/orgs", params={"health": "healthy"}, headers=partner.headers
+            )
+        ).json()
         assert by_health == {"items": [], "next": None}
 
     async def test_only_lists_the_callers_orgs(self, client, sessionmaker):
@@ -136,7 +160,9 @@ class TestListOrgs:
 
     async def test_bad_cursor_is_a_400(self, client, sessionmaker):
         partner = await make_partner(sessionmaker)
-        response = await client.get("/partner/v1/orgs", params={"cursor": "nope"}, headers=partner.headers)
+        response = await client.get(
+            "/partner/v1/orgs", params={"cursor": "nope"}, headers=partner.headers
+        )
         assert response.status_code == 400
         assert response.json()["message"] == "cursor is not valid"
 
@@ -144,9 +170,12 @@ class TestListOrgs:
 class TestUpdateOrg:
     async def test_patch_changes_given_fields_and_null_clears(self, client, sessionmaker):
         partner = await make_partner(sessionmaker)
-        org = await make_org(client, partner, website="https://a.example", ai_instructions="Be brief.")
+        org = await make_org(
+            client, partner, website="https://a.example", ai_instructions="Be brief."
+        )
         response = await client.patch(
-            f"/partner/v1/orgs/{org.id}", json={"name": "Renamed", "ai_instructions": None},
+            f"/partner/v1/orgs/{org.id}",
+            json={"name": "Renamed", "ai_instructions": None},
             headers=partner.headers,
         )
         assert response.status_code == 200
@@ -158,14 +187,18 @@ class TestUpdateOrg:
     async def test_name_cannot_be_cleared(self, client, sessionmaker):
         partner = await make_partner(sessionmaker)
         org = await make_org(client, partner)
-        response = await client.patch(f"/partner/v1/orgs/{org.id}", json={"name": None}, headers=partner.headers)
+        response = await client.patch(
+            f"/partner/v1/orgs/{org.id}", json={"name": None}, headers=partner.headers
+        )
         assert response.status_code == 400
 
     async def test_external_id_clash_is_a_conflict(self, client, sessionmaker):
         partner = await make_partner(sessionmaker)
         await make_org(client, partner, external_id="a")
         org = await make_org(client, partner, external_id="b")
-        response = await client.patch(f"/partner/v1/orgs/{org.id}", json={"external_id": "a"}, headers=partner.headers)
+        response = await client.patch(
+            f"/partner/v1/orgs/{org.id}", json={"external_id": "a"}, headers=partner.headers
+        )
         assert response.status_code == 409
 
 
@@ -173,14 +206,20 @@ class TestOrgKeys:
     async def test_secret_is_shown_once_and_listed_by_prefix(self, client, sessionmaker):
         partner = await make_partner(sessionmaker)
         org = await make_org(client, partner)
-        created = (await client.post(
-            f"/partner/v1/orgs/{org.id}/api-keys", json={"name": "crm"}, headers=partner.headers
-        )).json()
+        created = (
+            await client.post(
+                f"/partner/v1/orgs/{org.id}/api-keys", json={"name": "crm"}, headers=partner.headers
+            )
+        ).json()
         assert created["api_key"].startswith("dp_live_") and len(created["api_key"]) == 48
         assert created["prefix"] == created["api_key"][:12]
-        listing = (await client.get(f"/partner/v1/orgs/{org.id}/api-keys", headers=partner.headers)).json()
+        listing = (
+            await client.get(f"/partner/v1/orgs/{org.id}/api-keys", headers=partner.headers)
+        ).json()
         assert {k["name"] for k in listing["items"]} == {"crm", "server"}
-        assert all("api_key" not in k and created["api_key"] not in str(k) for k in listing["items"])
+        assert all(
+            "api_key" not in k and created["api_key"] not in str(k) for k in listing["items"]
+        )
         crm = next(k for k in listing["items"] if k["name"] == "crm")
         assert crm["created_by"] == "partner" and crm["revoked_at"] is None
 
@@ -188,30 +227,48 @@ class TestOrgKeys:
         partner = await make_partner(sessionmaker)
         org = await make_org(client, partner)
         assert (await client.get("/org", headers=org.headers)).status_code == 200
-        key_id = (await client.get(f"/partner/v1/orgs/{org.id}/api-keys", headers=partner.headers)).json()["items"][0]["id"]
-        revoke = await client.delete(f"/partner/v1/orgs/{org.id}/api-keys/{key_id}", headers=partner.headers)
+        key_id = (
+            await client.get(f"/partner/v1/orgs/{org.id}/api-keys", headers=partner.headers)
+        ).json()["items"][0]["id"]
+        revoke = await client.delete(
+            f"/partner/v1/orgs/{org.id}/api-keys/{key_id}", headers=partner.headers
+        )
         assert revoke.status_code == 204
-        again = await client.delete(f"/partner/v1/orgs/{org.id}/api-keys/{key_id}", headers=partner.headers)
+        again = await client.delete(
+            f"/partner/v1/orgs/{org.id}/api-keys/{key_id}", headers=partner.headers
+        )
         assert again.status_code == 204
         refused = await client.get("/org", headers=org.headers)
         assert refused.status_code == 401
         assert refused.json()["error"] == "Unauthorized"
-        listed = (await client.get(f"/partner/v1/orgs/{org.id}/api-keys", headers=partner.headers)).json()
+        listed = (
+            await client.get(f"/partner/v1/orgs/{org.id}/api-keys", headers=partner.headers)
+        ).json()
         assert listed["items"][0]["revoked_at"] is not None
 
     async def test_last_used_at_is_recorded(self, client, sessionmaker):
         partner = await make_partner(sessionmaker)
         org = await make_org(client, partner)
         await client.get("/org", headers=org.headers)
-        key = (await client.get(f"/partner/v1/orgs/{org.id}/api-keys", headers=partner.headers)).json()["items"][0]
+        key = (
+            await client.get(f"/partner/v1/orgs/{org.id}/api-keys", headers=partner.headers)
+        ).json()["items"][0]
         assert key["last_used_at"] is not None
 
     async def test_a_26th_active_key_is_refused(self, client, sessionmaker, settings_overrides):
         partner = await make_partner(sessionmaker)
         org = await make_org(client, partner)  # its first key
         for i in range(24):
-            await client.post(f"/partner/v1/orgs/{org.id}/api-keys", json={"name": f"k{i}"}, headers=partner.headers)
-        response = await client.post(f"/partner/v1/orgs/{org.id}/api-keys", json={"name": "one too many"}, headers=partner.headers)
+            await client.post(
+                f"/partner/v1/orgs/{org.id}/api-keys",
+                json={"name": f"k{i}"},
+                headers=partner.headers,
+            )
+        response = await client.post(
+            f"/partner/v1/orgs/{org.id}/api-keys",
+            json={"name": "one too many"},
+            headers=partner.headers,
+        )
         assert response.status_code == 409
 
     @pytest.fixture
@@ -226,8 +283,10 @@ class TestBranding:
         assert me["branding"]["app_name"] == "Acme Help"
         response = await client.patch(
             "/partner/v1/me",
-            json={"branding": {"logo_url": "https://cdn.acme.example/logo.svg", "app_name": None},
-                  "default_ai_instructions": "You are Acme's assistant."},
+            json={
+                "branding": {"logo_url": "https://cdn.acme.example/logo.svg", "app_name": None},
+                "default_ai_instructions": "You are Acme's assistant.",
+            },
             headers=partner.headers,
         )
         assert response.status_code == 200
@@ -242,7 +301,8 @@ class TestBranding:
     async def test_logo_must_be_https(self, client, sessionmaker):
         partner = await make_partner(sessionmaker)
         response = await client.patch(
-            "/partner/v1/me", json={"branding": {"logo_url": "http://cdn.acme.example/l.svg"}},
+            "/partner/v1/me",
+            json={"branding": {"logo_url": "http://cdn.acme.example/l.svg"}},
             headers=partner.headers,
         )
         assert response.status_code == 400

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import httpx
-import pytest
 from asgi_lifespan import LifespanManager
 
 from deskpilot.app import create_app
@@ -14,7 +13,9 @@ from tests.factories import make_org, make_partner
 
 
 class TestPartnerLimit:
-    async def test_the_101st_request_in_a_minute_is_429(self, client: httpx.AsyncClient, sessionmaker):
+    async def test_the_101st_request_in_a_minute_is_429(
+        self, client: httpx.AsyncClient, sessionmaker
+    ):
         partner = await make_partner(sessionmaker)
         for i in range(100):
             response = await client.get("/partner/v1/me", headers=partner.headers)
@@ -37,10 +38,14 @@ class TestPartnerLimit:
     async def test_org_creation_has_its_own_lower_limit(self, client, sessionmaker):
         partner = await make_partner(sessionmaker)
         for i in range(20):
-            ok = await client.post("/partner/v1/orgs", json={"name": f"o{i}"}, headers=partner.headers)
+            ok = await client.post(
+                "/partner/v1/orgs", json={"name": f"o{i}"}, headers=partner.headers
+            )
             assert ok.status_code == 201
         assert ok.headers["x-ratelimit-limit"] == "20"
-        refused = await client.post("/partner/v1/orgs", json={"name": "o21"}, headers=partner.headers)
+        refused = await client.post(
+            "/partner/v1/orgs", json={"name": "o21"}, headers=partner.headers
+        )
         assert refused.status_code == 429
         assert (await client.get("/partner/v1/me", headers=partner.headers)).status_code == 200
 
@@ -59,7 +64,9 @@ class TestSharedThroughRedis:
         # Two app instances stand for two server processes; only Redis connects them.
         prefix = uuid.uuid4().hex
         shared = make_settings(
-            settings.DATABASE_URL, settings.DATA_DIR, REDIS_URL=REDIS_URL,
+            settings.DATABASE_URL,
+            settings.DATA_DIR,
+            REDIS_URL=REDIS_URL,
             RATE_LIMIT_PARTNER_PER_MINUTE=10,
         )
         first, second = create_app(shared), create_app(shared)

@@ -37,7 +37,9 @@ class TestPartnerAuthentication:
     async def test_inactive_partner_is_401(self, client, sessionmaker):
         partner = await make_partner(sessionmaker)
         async with transaction(sessionmaker) as session:
-            row = await partner_service.get_partner(session, partner_id=__import__("uuid").UUID(partner.id))
+            row = await partner_service.get_partner(
+                session, partner_id=__import__("uuid").UUID(partner.id)
+            )
             await partner_service.set_operator_fields(session, partner=row, is_active=False)
         response = await client.get("/partner/v1/me", headers=partner.headers)
         assert response.status_code == 401
@@ -89,7 +91,8 @@ class TestTrustedProxy:
         )
         assert response.status_code == 200
         spoofed = await client.get(
-            "/partner/v1/me", headers={**partner.headers, "X-Forwarded-For": "198.51.100.7, 6.6.6.6"}
+            "/partner/v1/me",
+            headers={**partner.headers, "X-Forwarded-For": "198.51.100.7, 6.6.6.6"},
         )
         assert spoofed.status_code == 403
 
@@ -99,15 +102,25 @@ class TestOwnership:
         owner = await make_partner(sessionmaker, name="Owner")
         intruder = await make_partner(sessionmaker, name="Intruder")
         org = await make_org(client, owner, name="Secret Shop")
-        key_id = (await client.get(f"/partner/v1/orgs/{org.id}/api-keys", headers=owner.headers)).json()["items"][0]["id"]
+        key_id = (
+            await client.get(f"/partner/v1/orgs/{org.id}/api-keys", headers=owner.headers)
+        ).json()["items"][0]["id"]
         attempts = [
             client.get(f"/partner/v1/orgs/{org.id}", headers=intruder.headers),
-            client.patch(f"/partner/v1/orgs/{org.id}", json={"name": "Mine now"}, headers=intruder.headers),
+            client.patch(
+                f"/partner/v1/orgs/{org.id}", json={"name": "Mine now"}, headers=intruder.headers
+            ),
             client.delete(f"/partner/v1/orgs/{org.id}", headers=intruder.headers),
-            client.post(f"/partner/v1/orgs/{org.id}/api-keys", json={"name": "x"}, headers=intruder.headers),
+            client.post(
+                f"/partner/v1/orgs/{org.id}/api-keys", json={"name": "x"}, headers=intruder.headers
+            ),
             client.get(f"/partner/v1/orgs/{org.id}/api-keys", headers=intruder.headers),
             client.delete(f"/partner/v1/orgs/{org.id}/api-keys/{key_id}", headers=intruder.headers),
-            client.post(f"/partner/v1/orgs/{org.id}/login-links", json={"email": "a@b.example"}, headers=intruder.headers),
+            client.post(
+                f"/partner/v1/orgs/{org.id}/login-links",
+                json={"email": "a@b.example"},
+                headers=intruder.headers,
+            ),
         ]
         for attempt in attempts:
             response = await attempt
@@ -123,7 +136,11 @@ class TestOwnership:
             "/partner/v1/orgs/5b0c2ea4-9a57-4c1e-8d42-3f1f1d9b0e11", headers=partner.headers
         )
         assert response.status_code == 404
-        assert response.json() == {"statusCode": 404, "message": "Org not found", "error": "Not Found"}
+        assert response.json() == {
+            "statusCode": 404,
+            "message": "Org not found",
+            "error": "Not Found",
+        }
 
     async def test_org_key_only_reaches_its_own_org(self, client, sessionmaker):
         partner = await make_partner(sessionmaker)
@@ -131,7 +148,9 @@ class TestOwnership:
         second = await make_org(client, partner, name="Second")
         body = (await client.get("/org", headers=first.headers)).json()
         assert body["id"] == first.id and body["name"] == "First"
-        changed = await client.patch("/org", json={"ai_instructions": "Only First."}, headers=first.headers)
+        changed = await client.patch(
+            "/org", json={"ai_instructions": "Only First."}, headers=first.headers
+        )
         assert changed.json()["ai_instructions"] == "Only First."
         other = (await client.get("/org", headers=second.headers)).json()
         assert other["id"] == second.id and other["ai_instructions"] is None
@@ -142,9 +161,13 @@ class TestDeletedOrg:
         partner = await make_partner(sessionmaker)
         org = await make_org(client, partner)
         link = await make_login_link(client, org)
-        assert (await client.delete(f"/partner/v1/orgs/{org.id}", headers=partner.headers)).status_code == 204
+        assert (
+            await client.delete(f"/partner/v1/orgs/{org.id}", headers=partner.headers)
+        ).status_code == 204
         assert (await client.get("/org", headers=org.headers)).status_code == 401
-        assert (await client.get(f"/partner/v1/orgs/{org.id}", headers=partner.headers)).status_code == 404
+        assert (
+            await client.get(f"/partner/v1/orgs/{org.id}", headers=partner.headers)
+        ).status_code == 404
         assert (await client.get(link)).status_code == 410
         listing = (await client.get("/partner/v1/orgs", headers=partner.headers)).json()
         assert listing["items"] == []
@@ -182,7 +205,8 @@ class TestSecretsAtRest:
             assert secret[12:] not in text  # not even past the display prefix
         if settings.is_sqlite:
             raw = b"".join(
-                p.read_bytes() for p in Path(settings.database_url.split("///", 1)[1]).parent.glob("*.db*")
+                p.read_bytes()
+                for p in Path(settings.database_url.split("///", 1)[1]).parent.glob("*.db*")
             )
             for secret in secrets:
                 assert secret.encode() not in raw

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Form, Request, status
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from deskpilot.auth import service as auth_service
 from deskpilot.dashboard.pages import SESSION_COOKIE, current_dashboard_session, render_message
@@ -72,7 +72,9 @@ async def logout(request: Request, db: Db, state: State, csrf_token: str = Form(
     if not auth_service.csrf_valid(state.secret_key, signed_in.session, csrf_token):
         if wants_html(request):
             return render_message(
-                request, state, title="Request refused",
+                request,
+                state,
+                title="Request refused",
                 message="This form has expired. Reload the page and try again.",
                 status_code=status.HTTP_403_FORBIDDEN,
             )

@@ -41,7 +41,9 @@ def org_health(org: Org, activity: OrgActivity, *, now: datetime) -> OrgHealth:
     return "healthy"
 
 
-async def org_activity(session: AsyncSession, *, org_ids: list[uuid.UUID]) -> dict[uuid.UUID, OrgActivity]:
+async def org_activity(
+    session: AsyncSession, *, org_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, OrgActivity]:
     """Counts per org in one query per table. Conversations, pages and training have no
     tables yet, so those counts are zero until the features that own them land."""
     users: dict[uuid.UUID, int] = dict.fromkeys(org_ids, 0)
@@ -53,7 +55,9 @@ async def org_activity(session: AsyncSession, *, org_ids: list[uuid.UUID]) -> di
         )
         users.update({org_id: count for org_id, count in rows.tuples()})
     return {
-        org_id: OrgActivity(users=users[org_id], sessions_30d=0, synced_pages=0, published_training=0)
+        org_id: OrgActivity(
+            users=users[org_id], sessions_30d=0, synced_pages=0, published_training=0
+        )
         for org_id in org_ids
     }
 
@@ -104,7 +108,9 @@ async def find_live_org(session: AsyncSession, *, org_id: uuid.UUID) -> Org | No
     return (await session.scalars(_live_orgs().where(Org.id == org_id))).first()
 
 
-async def get_partner_org(session: AsyncSession, *, partner_id: uuid.UUID, org_id: uuid.UUID) -> Org:
+async def get_partner_org(
+    session: AsyncSession, *, partner_id: uuid.UUID, org_id: uuid.UUID
+) -> Org:
     """Layer 5 of API.md 2.1: 404 for an unknown or deleted org, 403 for another partner's."""
     org = await find_live_org(session, org_id=org_id)
     if org is None:
@@ -127,7 +133,9 @@ async def list_partner_orgs(
     if external_id is not None:
         stmt = stmt.where(Org.external_id == external_id)
     if name_contains:
-        escaped = name_contains.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = (
+            name_contains.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        )
         stmt = stmt.where(sa.func.lower(Org.name).like(f"%{escaped}%", escape="\\"))
     stmt = apply_cursor(stmt, created_col=Org.created_at, id_col=Org.id, cursor=cursor, limit=limit)
     rows = list(await session.scalars(stmt))
@@ -139,11 +147,15 @@ async def update_org(session: AsyncSession, *, org: Org, changes: OrgUpdate) -> 
     for required in ("name", "language"):
         if required in fields and getattr(changes, required) is None:
             raise InvalidInput(f"{required} cannot be null")
-    if "external_id" in fields and changes.external_id is not None and org.partner_id is not None:
-        if await _external_id_taken(
+    if (
+        "external_id" in fields
+        and changes.external_id is not None
+        and org.partner_id is not None
+        and await _external_id_taken(
             session, partner_id=org.partner_id, external_id=changes.external_id, except_id=org.id
-        ):
-            raise Conflict(f"An org with external_id '{changes.external_id}' already exists")
+        )
+    ):
+        raise Conflict(f"An org with external_id '{changes.external_id}' already exists")
     if "name" in fields and changes.name is not None:
         org.name = changes.name
     if "language" in fields and changes.language is not None:
@@ -225,7 +237,9 @@ async def list_org_keys(
 
 async def revoke_org_key(session: AsyncSession, *, org_id: uuid.UUID, key_id: uuid.UUID) -> None:
     """Idempotent: revoking a revoked key succeeds; another org's key is not found."""
-    key = (await session.scalars(org_scoped(OrgApiKey, org_id).where(OrgApiKey.id == key_id))).first()
+    key = (
+        await session.scalars(org_scoped(OrgApiKey, org_id).where(OrgApiKey.id == key_id))
+    ).first()
     if key is None:
         raise NotFound("API key not found")
     if key.revoked_at is None:
@@ -246,7 +260,8 @@ async def authenticate_org_key(session: AsyncSession, *, api_key: str) -> Org:
     ).first()
     if row is None or not credentials.matches(api_key, row[0].key_hash):
         raise Unauthorized("Invalid API key")
-    key, org = row
+    key: OrgApiKey = row[0]
+    org: Org = row[1]
     if key.revoked_at is not None or org.deleted_at is not None:
         raise Unauthorized("This API key has been revoked")
     now = utcnow()

@@ -101,8 +101,12 @@ async def list_orgs(
 ) -> CursorPage[OrgRead]:
     if health is None:
         orgs, next_cursor = await org_service.list_partner_orgs(
-            db, partner_id=partner.id, cursor=cursor, limit=limit,
-            external_id=external_id, name_contains=q,
+            db,
+            partner_id=partner.id,
+            cursor=cursor,
+            limit=limit,
+            external_id=external_id,
+            name_contains=q,
         )
         return CursorPage(items=await _org_reads(db, orgs), next=next_cursor)
     # Health is derived, so filter page by page until this page is full.
@@ -110,8 +114,12 @@ async def list_orgs(
     next_cursor = cursor
     while True:
         orgs, next_cursor = await org_service.list_partner_orgs(
-            db, partner_id=partner.id, cursor=next_cursor, limit=limit,
-            external_id=external_id, name_contains=q,
+            db,
+            partner_id=partner.id,
+            cursor=next_cursor,
+            limit=limit,
+            external_id=external_id,
+            name_contains=q,
         )
         for read in await _org_reads(db, orgs):
             if read.health == health and len(items) < limit:
@@ -126,9 +134,7 @@ async def read_org(org: PartnerOrg, db: Db) -> OrgRead:
     return (await _org_reads(db, [org]))[0]
 
 
-@router.patch(
-    "/orgs/{org_id}", summary="Update an org", responses=error_responses(404, 409)
-)
+@router.patch("/orgs/{org_id}", summary="Update an org", responses=error_responses(404, 409))
 async def update_org(body: OrgUpdate, org: PartnerOrg, db: Db) -> OrgRead:
     await org_service.update_org(db, org=org, changes=body)
     return (await _org_reads(db, [org]))[0]
@@ -192,9 +198,7 @@ async def revoke_api_key(key_id: uuid.UUID, org: PartnerOrg, db: Db) -> Response
     summary="A single-use dashboard sign-in link, valid 15 minutes",
     responses=_ORG_ERRORS,
     dependencies=[
-        Depends(
-            partner_endpoint_limit("login_link", "RATE_LIMIT_PARTNER_LOGIN_LINK_PER_MINUTE")
-        )
+        Depends(partner_endpoint_limit("login_link", "RATE_LIMIT_PARTNER_LOGIN_LINK_PER_MINUTE"))
     ],
 )
 async def create_login_link(

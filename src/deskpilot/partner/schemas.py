@@ -143,7 +143,10 @@ class ApiKeyCreated(BaseModel):
 
 class LoginLinkCreate(BaseModel):
     email: EmailStr
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
     redirect_path: str = "/"
 
     @field_validator("redirect_path")

@@ -176,7 +176,8 @@ async def authenticate_partner(session: AsyncSession, *, api_key: str) -> Partne
     ).first()
     if row is None or not credentials.matches(api_key, row[0].key_hash):
         raise Unauthorized("Invalid partner API key")
-    key, partner = row
+    key: PartnerApiKey = row[0]
+    partner: Partner = row[1]
     if key.revoked_at is not None:
         raise Unauthorized("This partner API key has been revoked")
     if not partner.is_active:
