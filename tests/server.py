@@ -36,7 +36,7 @@ def server_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str
             "DATA_DIR": str(data_dir),
             "ENVIRONMENT": "test",
             "SECRET_KEY": "test-" + "s" * 40,
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": os.environ.get("DESKPILOT_TEST_LOG_LEVEL", "WARNING"),
             "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
             **extra,
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,14 +18,21 @@ from deskpilot import db as database
 from deskpilot import health
 from deskpilot.auth import routes as auth_routes
 from deskpilot.config import Settings
+from deskpilot.crawl import routes as crawl_routes
+from deskpilot.crawl import tasks as crawl_tasks
+from deskpilot.crawl.resources import LazyEmbedder, close_resources
+from deskpilot.crawl.tasks import run_scheduler
 from deskpilot.dashboard import pages as dashboard_pages
 from deskpilot.deps import AppState
 from deskpilot.error_handlers import install_error_handlers
+from deskpilot.jobs import TaskContext, create_queue
+from deskpilot.knowledge.service import KnowledgeBase
 from deskpilot.logging import configure_logging
 from deskpilot.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from deskpilot.org import routes as org_routes
 from deskpilot.partner import routes as partner_routes
 from deskpilot.ratelimit import RateLimiter
+from deskpilot.retrieval import KnowledgeIndex, Retriever
 
 DASHBOARD_DIR = Path(__file__).parent / "dashboard"
 
@@ -61,18 +70,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = database.create_engine(settings)
+        sessionmaker = database.create_sessionmaker(engine)
         limiter = RateLimiter(redis_url=settings.REDIS_URL, enabled=settings.RATE_LIMIT_ENABLED)
+        embedder = LazyEmbedder(settings)
+        index = KnowledgeIndex(dimension=embedder.dimension)
+        queue = create_queue(settings, crawl_tasks.TASKS)
+        context = TaskContext(
+            settings=settings,
+            sessionmaker=sessionmaker,
+            queue=queue,
+            resources={"embedder": embedder},
+        )
+        await queue.start(context)
         app.state.deskpilot = AppState(
             settings=settings,
             engine=engine,
-            sessionmaker=database.create_sessionmaker(engine),
+            sessionmaker=sessionmaker,
             limiter=limiter,
             templates=Jinja2Templates(directory=DASHBOARD_DIR / "templates"),
             secret_key=settings.secret_key(),
+            queue=queue,
+            knowledge=KnowledgeBase(index, Retriever(index, embedder)),
+            tasks=context,
         )
+        scheduler = None
+        if settings.JOBS_BACKEND == "inprocess":
+            # This process is the only runner: jobs a previous run left behind are ours.
+            await crawl_tasks.take_over_jobs(context)
+            scheduler = asyncio.create_task(run_scheduler(context))
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await scheduler
+            await queue.close()
+            await close_resources(context)
+            await embedder.aclose()
             await limiter.close()
             await engine.dispose()
 
@@ -89,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(partner_routes.router)
     app.include_router(org_routes.router)
+    app.include_router(crawl_routes.router)
     app.include_router(auth_routes.router)
     app.include_router(dashboard_pages.router)
     app.mount(

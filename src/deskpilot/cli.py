@@ -71,11 +71,11 @@ def _partner_json(partner: Any) -> dict[str, Any]:
     return partner_service.to_read(partner).model_dump(mode="json")
 
 
-def _parse_uuid(value: str) -> uuid.UUID:
+def _parse_uuid(value: str, what: str = "partner") -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        _fail(f"'{value}' is not a partner id (a UUID)")
+        _fail(f"'{value}' is not {'an' if what[0] in 'aeiou' else 'a'} {what} id (a UUID)")
         raise
 
 
@@ -109,6 +109,64 @@ def serve(
         access_log=False,
         log_config=None,
     )
+
+
+@app.command()
+def worker(
+    burst: Annotated[bool, typer.Option(help="Exit once the queue is empty")] = False,
+) -> None:
+    """Run background jobs from the Redis queue (JOBS_BACKEND=redis), with the scheduler."""
+    from deskpilot.crawl import tasks as crawl_tasks
+    from deskpilot.crawl.resources import close_resources
+    from deskpilot.jobs import run_worker
+    from deskpilot.logging import configure_logging
+
+    settings = _settings()
+    if not settings.REDIS_URL:
+        _fail("deskpilot worker needs REDIS_URL (and JOBS_BACKEND=redis on the servers)")
+    configure_logging(settings)
+    database.upgrade(settings)
+    scheduler: dict[str, asyncio.Task[None]] = {}
+
+    async def on_startup(context: Any) -> None:
+        scheduler["task"] = asyncio.create_task(crawl_tasks.run_scheduler(context))
+
+    async def on_shutdown(context: Any) -> None:
+        task = scheduler.pop("task", None)
+        if task is not None:
+            task.cancel()
+        await close_resources(context)
+
+    asyncio.run(
+        run_worker(
+            settings, crawl_tasks.TASKS, on_startup=on_startup, on_shutdown=on_shutdown, burst=burst
+        )
+    )
+
+
+@app.command()
+def crawl(
+    url: Annotated[str, typer.Argument(help="Website to crawl, e.g. https://docs.example.com/")],
+    org: Annotated[str, typer.Option("--org", help="Org id")],
+    page_limit: Annotated[int, typer.Option(min=1, max=5000)] = 100,
+) -> None:
+    """Crawl a website into an org's knowledge, with a progress bar and a summary."""
+    from deskpilot.crawl.cli import crawl_with_progress
+
+    settings = _settings()
+    database.upgrade(settings)
+    try:
+        summary = asyncio.run(
+            crawl_with_progress(
+                settings, org_id=_parse_uuid(org, "org"), url=url, page_limit=page_limit
+            )
+        )
+    except DeskpilotError as exc:
+        _fail(exc.message)
+        raise
+    _print_json(summary)
+    if summary["status"] != "completed":
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -47,6 +47,32 @@ class Settings(BaseSettings):
     MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
     LOGIN_LINK_TTL_SECONDS: int = Field(default=15 * 60, ge=60, le=24 * 3600)
     DASHBOARD_SESSION_TTL_HOURS: int = Field(default=12, ge=1, le=24 * 30)
+    # Background jobs: `inprocess` runs them inside `deskpilot serve`; `redis` hands them to
+    # `deskpilot worker` processes (needs REDIS_URL).
+    JOBS_BACKEND: Literal["inprocess", "redis"] = "inprocess"
+    # Redis list the API servers and workers share; separate installs on one Redis need
+    # different names.
+    JOBS_QUEUE_NAME: str = "deskpilot:jobs"
+    JOBS_CONCURRENCY: int = Field(default=2, ge=1, le=64)
+    JOBS_SCHEDULER_INTERVAL_SECONDS: float = Field(default=30, gt=0)
+    JOBS_LEASE_SECONDS: int = Field(default=60, ge=5)
+    # The crawler refuses private, loopback and link-local addresses unless this is true.
+    CRAWLER_ALLOW_PRIVATE_NETWORKS: bool = False
+    # Pages in flight per crawl; requests in flight per host; gap between request starts.
+    CRAWLER_CONCURRENCY: int = Field(default=8, ge=1, le=64)
+    CRAWLER_CONCURRENCY_PER_HOST: int = Field(default=4, ge=1, le=64)
+    CRAWLER_POLITENESS_DELAY_SECONDS: float = Field(default=0.1, ge=0)
+    CRAWLER_TIMEOUT_SECONDS: float = Field(default=20, gt=0)
+    CRAWLER_MAX_PAGE_BYTES: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Embeddings: `local` = all-MiniLM-L6-v2 on the CPU from the installed wheel (offline);
+    # `openai` = any OpenAI-compatible /v1/embeddings endpoint.
+    EMBEDDINGS_PROVIDER: Literal["local", "openai"] = "local"
+    EMBEDDINGS_PRECISION: Literal["int8", "fp32"] = "int8"
+    EMBEDDINGS_THREADS: int = Field(default=0, ge=0, le=64)  # 0 = one per core
+    EMBEDDINGS_BASE_URL: str = ""
+    EMBEDDINGS_API_KEY: str = ""
+    EMBEDDINGS_MODEL: str = "text-embedding-3-small"
+    EMBEDDINGS_DIMENSION: int = Field(default=1536, ge=8)
     RATE_LIMIT_ENABLED: bool = True
     RATE_LIMIT_PARTNER_PER_MINUTE: int = Field(default=100, ge=1)
     RATE_LIMIT_PARTNER_CREATE_ORG_PER_MINUTE: int = Field(default=20, ge=1)

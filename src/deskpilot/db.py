@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -49,13 +49,29 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run `callback` once the unit of work has committed (e.g. enqueue a job that must see
+    the rows it refers to). Dropped if the transaction rolls back."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    for callback in session.info.pop("after_commit", []):
+        await callback()
+
+
 @asynccontextmanager
 async def transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on any exception."""
-    async with sessionmaker() as session, session.begin():
-        yield session
+    async with sessionmaker() as session:
+        async with session.begin():
+            yield session
+        await run_after_commit(session)
 
 
 def sync_url(settings: Settings) -> str:

@@ -16,8 +16,11 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from deskpilot import clientip
+from deskpilot import db as database
 from deskpilot.config import Settings
 from deskpilot.errors import PermissionDenied, Unauthorized
+from deskpilot.jobs import JobQueue, TaskContext
+from deskpilot.knowledge.service import KnowledgeBase
 from deskpilot.models import Org, Partner
 from deskpilot.org import service as org_service
 from deskpilot.partner import service as partner_service
@@ -32,6 +35,9 @@ class AppState:
     limiter: RateLimiter
     templates: Jinja2Templates
     secret_key: str
+    queue: JobQueue
+    knowledge: KnowledgeBase
+    tasks: TaskContext
 
 
 def get_state(request: Request) -> AppState:
@@ -43,7 +49,7 @@ State = Annotated[AppState, Depends(get_state)]
 
 
 async def get_db(state: State) -> AsyncIterator[AsyncSession]:
-    async with state.sessionmaker() as session, session.begin():
+    async with database.transaction(state.sessionmaker) as session:
         yield session
 
 

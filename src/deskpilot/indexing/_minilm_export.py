@@ -8,7 +8,6 @@ embeddings directly; `quantize_int8` then turns its weights into per-channel int
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,10 @@ def build_onnx(source_dir: Path, out_path: Path) -> None:
 
     def node(op: str, inputs: list[str], outputs: list[str], **kwargs: Any) -> None:
         domain = kwargs.pop("domain", "")
-        nodes.append(helper.make_node(op, inputs, outputs, domain=domain, **kwargs))
+        # Named after their output so quantisation can address single nodes.
+        nodes.append(
+            helper.make_node(op, inputs, outputs, name=outputs[0], domain=domain, **kwargs)
+        )
 
     # Embeddings: token type is always 0 for single sentences, so its row folds into positions.
     const("word_emb", w("embeddings.word_embeddings.weight"))
@@ -52,14 +54,13 @@ def build_onnx(source_dir: Path, out_path: Path) -> None:
     const("pos_emb", position)
     const("emb_ln_w", w("embeddings.LayerNorm.weight"))
     const("emb_ln_b", w("embeddings.LayerNorm.bias"))
-    const("zero_i64", np.array(0, dtype=np.int64))
-    const("one_i64", np.array(1, dtype=np.int64))
+    const("zero_1d", np.array([0], dtype=np.int64))
     const("axis1", np.array([1], dtype=np.int64))
+    const("two_1d", np.array([2], dtype=np.int64))
     node("Shape", ["input_ids"], ["ids_shape"])
-    node("Gather", ["ids_shape", "one_i64"], ["seq_len"], axis=0)
-    node("Range", ["zero_i64", "seq_len", "one_i64"], ["positions"])
+    node("Slice", ["ids_shape", "axis1", "two_1d"], ["seq_len"])
+    node("Slice", ["pos_emb", "zero_1d", "seq_len", "zero_1d"], ["pos_vec"])
     node("Gather", ["word_emb", "input_ids"], ["tok_vec"], axis=0)
-    node("Gather", ["pos_emb", "positions"], ["pos_vec"], axis=0)
     node("Add", ["tok_vec", "pos_vec"], ["emb_sum"])
     node(
         "LayerNormalization",
@@ -76,7 +77,9 @@ def build_onnx(source_dir: Path, out_path: Path) -> None:
         qkv_w = np.concatenate(
             [w(p + f"attention.self.{n}.weight").T for n in ("query", "key", "value")], axis=1
         )
-        qkv_b = np.concatenate([w(p + f"attention.self.{n}.bias") for n in ("query", "key", "value")])
+        qkv_b = np.concatenate(
+            [w(p + f"attention.self.{n}.bias") for n in ("query", "key", "value")]
+        )
         const(f"l{i}_qkv_w", qkv_w)
         const(f"l{i}_qkv_b", qkv_b)
         node(
@@ -147,10 +150,9 @@ def build_onnx(source_dir: Path, out_path: Path) -> None:
     model.ir_version = 8
     out_path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(out_path))
-    _ = math  # keeps the import meaningful for eps formatting in future graph variants
 
 
-def quantize_int8(fp32_path: Path, out_path: Path) -> None:
+def quantize_int8(fp32_path: Path, out_path: Path, *, keep_fp32: list[str] | None = None) -> None:
     """Per-channel dynamic int8 weights: the fast path that keeps cosine to fp32 near 0.99."""
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -161,6 +163,7 @@ def quantize_int8(fp32_path: Path, out_path: Path) -> None:
         per_channel=True,
         weight_type=QuantType.QInt8,
         op_types_to_quantize=["MatMul", "Attention"],
+        nodes_to_exclude=keep_fp32 or [],
         # Shape inference cannot see through the contrib operators' outputs.
         extra_options={"DefaultTensorType": TensorProto.FLOAT},
     )

@@ -1,0 +1,1 @@
+"""The agent: one conversation turn, from gate to reply."""
