@@ -155,12 +155,21 @@ def _normalise(text: str) -> str:
     return "\n\n".join(paragraphs)
 
 
-def load_pages(root: Path | None = None) -> list[ExtractedPage]:
+def load_pages(root: Path | None = None, *, extractor: str = "crawler") -> list[ExtractedPage]:
+    """Every HTML file of the docs, extracted by the product's crawler extractor
+    (`deskpilot.crawler.extract_html`) or, with extractor="bench", by the one above."""
     docs = root or require_docs()
+    extract = extract_html
+    if extractor == "crawler":
+        from deskpilot.crawler import extract_html as crawler_extract
+
+        def extract(html: bytes, url: str) -> ExtractedPage:
+            return crawler_extract(html, url, content_type="text/html").page
+
     pages = []
     for path in sorted(docs.rglob("*.html")):
         name = path.relative_to(docs).as_posix()
-        pages.append(extract_html(path.read_bytes(), BASE_URL + name))
+        pages.append(extract(path.read_bytes(), BASE_URL + name))
     return pages
 
 

@@ -18,6 +18,7 @@ from deskpilot import db as database
 from deskpilot import health
 from deskpilot.auth import routes as auth_routes
 from deskpilot.config import Settings
+from deskpilot.contacts import routes as contacts_routes
 from deskpilot.crawl import routes as crawl_routes
 from deskpilot.crawl import tasks as crawl_tasks
 from deskpilot.crawl.resources import LazyEmbedder, close_resources
@@ -30,9 +31,11 @@ from deskpilot.knowledge.service import KnowledgeBase
 from deskpilot.logging import configure_logging
 from deskpilot.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from deskpilot.org import routes as org_routes
+from deskpilot.orgsettings import routes as orgsettings_routes
 from deskpilot.partner import routes as partner_routes
 from deskpilot.ratelimit import RateLimiter
 from deskpilot.retrieval import KnowledgeIndex, Retriever
+from deskpilot.training import routes as training_routes
 
 DASHBOARD_DIR = Path(__file__).parent / "dashboard"
 
@@ -125,6 +128,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(partner_routes.router)
     app.include_router(org_routes.router)
     app.include_router(crawl_routes.router)
+    app.include_router(training_routes.router)
+    app.include_router(contacts_routes.router)
+    app.include_router(orgsettings_routes.router)
     app.include_router(auth_routes.router)
     app.include_router(dashboard_pages.router)
     app.mount(

@@ -71,8 +71,44 @@ class RequestContextMiddleware:
             )
 
 
+def first_unstorable_text(value: object, path: str = "body") -> str | None:
+    """The path of the first string holding a NUL or a lone surrogate: neither can be stored
+    as text by PostgreSQL (nor is either ever meant), so both are refused up front."""
+    if isinstance(value, str):
+        if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+            return path
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = first_unstorable_text(key, path) or first_unstorable_text(item, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = first_unstorable_text(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+async def _send_error(send: Send, status: int, message: str, error: str) -> None:
+    body = json.dumps({"statusCode": status, "message": message, "error": error}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class BodySizeLimitMiddleware:
-    """Refuses bodies over the limit with 413, whether announced by Content-Length or not."""
+    """Refuses bodies over the limit with 413, whether announced by Content-Length or not,
+    and text the database could not store (NUL, lone surrogates) with 400."""
 
     def __init__(
         self, app: ASGIApp, *, max_bytes: int, limit_for: Callable[[str], int] | None = None
@@ -82,28 +118,18 @@ class BodySizeLimitMiddleware:
         self.limit_for = limit_for
 
     async def _too_large(self, send: Send, limit: int) -> None:
-        body = json.dumps(
-            {
-                "statusCode": 413,
-                "message": f"Request body must not be larger than {limit} bytes",
-                "error": "Payload Too Large",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        message = f"Request body must not be larger than {limit} bytes"
+        await _send_error(send, 413, message, "Payload Too Large")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"").lower()
+        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+            await _send_error(send, 400, "The URL must not contain NUL characters", "Bad Request")
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope["path"]) if self.limit_for else self.max_bytes
@@ -130,6 +156,21 @@ class BodySizeLimitMiddleware:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        content_type = dict(scope["headers"]).get(b"content-type", b"")
+        if b"json" in content_type and (b"\\u" in body or b"\x00" in body):
+            try:
+                bad = first_unstorable_text(json.loads(body))
+            except (ValueError, RecursionError):
+                bad = None  # malformed JSON: the route's own parsing says so
+            if bad:
+                await _send_error(
+                    send,
+                    400,
+                    f"{bad.removeprefix('body.')} must not contain NUL characters "
+                    "or unpaired surrogates",
+                    "Bad Request",
+                )
+                return
         replayed = False
 
         async def replay() -> Message:

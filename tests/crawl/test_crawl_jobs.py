@@ -133,6 +133,36 @@ class TestPageActions:
         ]
         assert all(hit["page_id"] != other["page_id"] for hit in again)
 
+    async def test_resync_refetches_one_page_now(self, client, org, site, app):
+        ds = await add_site(client, org, site)
+        await wait_for_job(client, org, ds["id"])
+        page = (
+            await client.get(
+                f"/crawl/{ds['id']}/pages", params={"q": "topic-4"}, headers=org.headers
+            )
+        ).json()["items"][0]
+        site.html(
+            "/docs/topic-4.html",
+            doc_page("Feature 4 guide", f"<p>Feature 4 moved to the lighthouse panel. {LOREM}</p>"),
+        )
+        site.hits.clear()
+        response = await client.post(
+            f"/crawl/{ds['id']}/pages/{page['id']}/resync", headers=org.headers
+        )
+        assert response.status_code == 200 and response.json()["status"] == "pending"
+        await app.state.deskpilot.queue.wait_idle()
+        assert site.fetches() == {"/docs/topic-4.html": 1}
+        full = (
+            await client.get(f"/crawl/{ds['id']}/pages/{page['id']}", headers=org.headers)
+        ).json()
+        assert full["status"] == "synced" and "lighthouse panel" in full["content"]
+        hits = (
+            await client.post(
+                "/knowledge/search", json={"query": "lighthouse panel"}, headers=org.headers
+            )
+        ).json()
+        assert "topic-4" in hits["items"][0]["url"]
+
     async def test_deleting_the_datasource_empties_the_knowledge(self, client, org, site):
         ds = await add_site(client, org, site)
         await wait_for_job(client, org, ds["id"])

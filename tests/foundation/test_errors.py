@@ -90,6 +90,23 @@ class TestErrorShape:
         )
         assert response.status_code == 413
 
+    async def test_nul_and_lone_surrogates_are_refused_before_the_database(
+        self, client, sessionmaker
+    ):
+        partner = await make_partner(sessionmaker)
+        headers = {**partner.headers, "Content-Type": "application/json"}
+        for raw in (
+            b'{"name": "a\\u0000b"}',
+            b'{"name": "x", "website": null, "external_id": "\\ud800"}',
+        ):
+            response = await client.post("/partner/v1/orgs", content=raw, headers=headers)
+            assert response.status_code == 400, raw
+            assert "must not contain NUL characters" in response.json()["message"]
+        query = await client.get("/partner/v1/orgs?q=a%00b", headers=partner.headers)
+        assert query.status_code == 400 and query.json()["error"] == "Bad Request"
+        listed = (await client.get("/partner/v1/orgs", headers=partner.headers)).json()
+        assert listed["items"] == []
+
     async def test_every_response_has_a_request_id(self, client):
         first = await client.get("/healthz")
         second = await client.get("/nope")

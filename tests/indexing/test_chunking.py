@@ -87,10 +87,24 @@ class TestChunkIds:
 
 class TestContextPrefix:
     def test_title_dropped_when_first_heading_names_the_page(self) -> None:
-        assert context_prefix("Guide | Acme Docs", ("Guide", "Retries")) == "Guide > Retries"
+        assert context_prefix("Guide | Acme Docs", ("Guide", "Retries")) == "Guide > Retries\n"
 
     def test_title_kept_when_headings_do_not_name_the_page(self) -> None:
-        assert context_prefix("Acme Docs", ("Retries",)) == "Acme Docs > Retries"
+        assert context_prefix("Acme  Docs", ("Retries",)) == "Acme Docs > Retries\n"
+
+    def test_rebuilds_embedding_text_from_stored_fields(self) -> None:
+        page = make_page(Section(("Guide", " Webhooks "), PROSE), Section((), "No headings."))
+        for chunk in Chunker().chunk(page):
+            rebuilt = context_prefix(chunk.title, chunk.heading_path) + chunk.text
+            assert rebuilt == chunk.embedding_text
+
+    def test_untitled_page_is_known_by_its_url(self) -> None:
+        page = ExtractedPage(
+            url="https://docs.test/x", title=" ", language=None, sections=(Section((), PROSE),)
+        )
+        chunk = Chunker().chunk(page)[0]
+        assert chunk.title == "https://docs.test/x"
+        assert chunk.embedding_text == "https://docs.test/x\n" + PROSE
 
 
 class TestPageQuality:

@@ -64,6 +64,20 @@ class TestOnnxEmbedder:
         task.cancel()
         assert ticks >= 5
 
+    async def test_a_question_does_not_wait_behind_bulk_indexing(
+        self, embedder: OnnxEmbedder
+    ) -> None:
+        bulk = asyncio.create_task(
+            embedder.embed(
+                [f"chunk {i} about webhooks, retries and signatures " * 10 for i in range(160)]
+            )
+        )
+        await asyncio.sleep(0.05)
+        question = await embedder.embed(["how do retries work?"])
+        assert not bulk.done()
+        assert question.shape == (1, 384)
+        assert (await bulk).shape == (160, 384)
+
     def test_satisfies_the_protocol(self, embedder: OnnxEmbedder) -> None:
         assert isinstance(embedder, Embedder)
         assert embedder.model_id.startswith("sentence-transformers/all-MiniLM-L6-v2")

@@ -151,6 +151,13 @@ class TestPageChanges:
         assert len(ids) == len(set(ids))
         assert index.org("org-a").chunk_count == sum(len(c) for c in chunks.values())
 
+    async def test_a_page_re_added_without_chunks_is_removed(self, embedder: OnnxEmbedder) -> None:
+        index, _ = await build(embedder)
+        index.add_page("org-a", "account", [], np.zeros((0, embedder.dimension)))
+        hits = await Retriever(index, embedder).search("org-a", "forgot my password", limit=10)
+        assert all(hit.page_id != "account" for hit in hits)
+        assert "account" not in index.org("org-a").page_ids()
+
     def test_search_stays_right_after_compaction(self) -> None:
         org = OrgIndex(dimension=8, initial_capacity=16)
         model = HashingEmbedder(dimension=8)

@@ -38,7 +38,7 @@ async def _job_for(
         _, job = await service.create_datasource(
             session,
             org_id=org_id,
-            data=DatasourceCreate(url=url, page_limit=page_limit),  # type: ignore[arg-type]
+            data=DatasourceCreate(url=url, page_limit=page_limit),
         )
         assert job is not None
         return job
@@ -60,7 +60,7 @@ async def crawl_with_progress(
     )
     try:
         await service.check_crawlable(
-            DatasourceCreate(url=url),  # type: ignore[arg-type]
+            DatasourceCreate(url=url),
             allow_private=settings.CRAWLER_ALLOW_PRIVATE_NETWORKS,
         )
         async with database.transaction(sessionmaker) as session:

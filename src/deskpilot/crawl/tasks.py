@@ -23,7 +23,7 @@ from deskpilot.crawl.service import log_changes
 from deskpilot.crawler import CrawlSpec, CrawlStatus, KnownPage, PageOutcome, PageResult
 from deskpilot.db import transaction
 from deskpilot.indexing import context_prefix
-from deskpilot.jobs import TaskContext
+from deskpilot.jobs import TaskContext, TaskFunction
 from deskpilot.models import Chunk, CrawlJob, Datasource, Page, utcnow
 
 log = structlog.get_logger()
@@ -52,7 +52,7 @@ async def _acquire_lease(ctx: TaskContext, job_id: uuid.UUID) -> bool:
                 lease_expires_at=now + timedelta(seconds=ctx.settings.JOBS_LEASE_SECONDS),
             )
         )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def _watch(ctx: TaskContext, job_id: uuid.UUID, stop: asyncio.Event) -> None:
@@ -591,7 +591,7 @@ async def run_scheduler(ctx: TaskContext) -> None:
         await asyncio.sleep(ctx.settings.JOBS_SCHEDULER_INTERVAL_SECONDS)
 
 
-TASKS = {
+TASKS: dict[str, TaskFunction] = {
     "run_crawl": run_crawl,
     "sync_page": sync_page,
     "embed_chunks": embed_chunks,

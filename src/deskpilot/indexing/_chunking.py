@@ -81,13 +81,14 @@ class Chunker:
     def chunk(self, page: ExtractedPage, *, page_key: str | None = None) -> list[Chunk]:
         """Chunk `page`; `page_key` (the page's id) seeds the chunk ids, else the page URL."""
         key = page_key or page.url
-        title = _clean(page.title)
+        # Untitled pages are known by their URL, in the index as in the embedding text.
+        title = _clean(page.title) or page.url
         drafts: list[tuple[tuple[str, ...], str, str]] = []
         for section in page.sections:
             headings = tuple(h for h in (_clean(h) for h in section.heading_path) if h)
             prefix = context_prefix(title, headings)
             for body in self._split_section(section, prefix):
-                drafts.append((headings, body, f"{prefix}\n{body}" if prefix else body))
+                drafts.append((headings, body, prefix + body))
         quality = page_quality([body for _, body, _ in drafts])
         chunks: list[Chunk] = []
         for ordinal, (headings, body, embedding_text) in enumerate(drafts):
@@ -184,13 +185,18 @@ class Chunker:
         return runs
 
 
-def context_prefix(title: str, headings: tuple[str, ...]) -> str:
-    """Title and heading path as one line; the title is dropped when the first heading
-    already names the page (titles usually carry a site suffix the heading lacks)."""
-    parts = list(headings)
+def context_prefix(title: str, headings: Sequence[str]) -> str:
+    """The line that heads a chunk's embedding text, newline included ("" without context).
+
+    `context_prefix(chunk.title, chunk.heading_path) + chunk.text == chunk.embedding_text`,
+    so stored chunks can be re-embedded from their fields. The title is dropped when the
+    first heading already names the page (titles usually carry a site suffix it lacks).
+    """
+    parts = [h for h in (_clean(h) for h in headings) if h]
+    title = _clean(title)
     if title and not (parts and title.lower().startswith(parts[0].lower())):
         parts.insert(0, title)
-    return " > ".join(parts)
+    return " > ".join(parts) + "\n" if parts else ""
 
 
 def page_quality(texts: Sequence[str]) -> float:

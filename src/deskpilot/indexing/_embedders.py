@@ -14,7 +14,7 @@ import random
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
 import numpy as np
@@ -23,6 +23,9 @@ import numpy.typing as npt
 from deskpilot.errors import Upstream
 from deskpilot.indexing._chunking import approximate_token_count
 from deskpilot.indexing._model_files import ModelFiles
+
+if TYPE_CHECKING:
+    from tokenizers import Encoding
 
 Vectors = npt.NDArray[np.float32]
 
@@ -59,10 +62,11 @@ def normalize_rows(matrix: npt.NDArray[Any]) -> Vectors:
 class OnnxEmbedder:
     """all-MiniLM-L6-v2 (or any graph with the same inputs and a pooled output) on the CPU.
 
-    Inference runs on one dedicated worker thread: ONNX Runtime and the tokenizer release
-    the GIL, so the event loop keeps serving while a batch runs, and batches from concurrent
-    callers queue rather than fight over the cores. Texts are sorted by length before
-    batching so a batch pads to its own longest text, not the longest of the whole call.
+    Inference runs on worker threads: ONNX Runtime and the tokenizer release the GIL, so the
+    event loop keeps serving while a batch runs. Bulk work (indexing) queues on one thread,
+    one batch per task, so it never holds the cores for long; short calls (a visitor's
+    question) take a second lane and do not wait behind a crawl's backlog. Texts are sorted
+    by length before batching so a batch pads to its own longest text.
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class OnnxEmbedder:
         batch_size: int = 32,
         threads: int | None = None,
         max_tokens: int = 256,
+        interactive_max_texts: int = 8,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -97,7 +102,9 @@ class OnnxEmbedder:
         self._dimension = int(self._session.get_outputs()[0].shape[-1])
         self._batch_size = batch_size
         self._max_tokens = max_tokens
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+        self._interactive_max = interactive_max_texts
+        self._bulk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-bulk")
+        self._interactive = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-query")
 
     @property
     def model_id(self) -> str:
@@ -122,35 +129,35 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
         loop = asyncio.get_running_loop()
-        lengths = await loop.run_in_executor(self._executor, self._lengths, list(texts))
-        order = np.argsort(lengths, kind="stable")
+        if len(texts) <= self._interactive_max:
+            return await loop.run_in_executor(self._interactive, self.embed_sync, texts)
+        encodings = await loop.run_in_executor(self._bulk, self._encode, list(texts))
+        order = _by_length(encodings)
         out = np.empty((len(texts), self._dimension), dtype=np.float32)
-        # One executor task per batch: a query arriving during a long indexing run waits
-        # for one batch, not for the whole run.
+        # One task per batch: other callers' batches interleave instead of waiting for all.
         for start in range(0, len(order), self._batch_size):
             rows = order[start : start + self._batch_size]
-            batch = [texts[i] for i in rows]
-            out[rows] = await loop.run_in_executor(self._executor, self._run, batch)
+            batch = [encodings[i] for i in rows]
+            out[rows] = await loop.run_in_executor(self._bulk, self._run, batch)
         return out
 
     def embed_sync(self, texts: Sequence[str]) -> Vectors:
         """Blocking variant for scripts and benchmarks that own no event loop."""
-        lengths = self._lengths(list(texts))
-        order = np.argsort(lengths, kind="stable")
+        encodings = self._encode(list(texts))
+        order = _by_length(encodings)
         out = np.empty((len(texts), self._dimension), dtype=np.float32)
         for start in range(0, len(order), self._batch_size):
             rows = order[start : start + self._batch_size]
-            out[rows] = self._run([texts[i] for i in rows])
+            out[rows] = self._run([encodings[i] for i in rows])
         return out
 
-    def _lengths(self, texts: list[str]) -> list[int]:
-        return [len(encoding.ids) for encoding in self._tokenizer.encode_batch(texts)]
+    def _encode(self, texts: list[str]) -> list[Encoding]:
+        return self._tokenizer.encode_batch(texts)
 
-    def _run(self, texts: list[str]) -> Vectors:
-        encodings = self._tokenizer.encode_batch(texts)
+    def _run(self, encodings: list[Encoding]) -> Vectors:
         width = max(len(encoding.ids) for encoding in encodings)
-        ids = np.zeros((len(texts), width), dtype=np.int64)
-        mask = np.zeros((len(texts), width), dtype=np.int64)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
         for row, encoding in enumerate(encodings):
             ids[row, : len(encoding.ids)] = encoding.ids
             mask[row, : len(encoding.ids)] = 1
@@ -158,7 +165,12 @@ class OnnxEmbedder:
         return normalize_rows(result)
 
     async def aclose(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._bulk.shutdown(wait=False, cancel_futures=True)
+        self._interactive.shutdown(wait=False, cancel_futures=True)
+
+
+def _by_length(encodings: list[Encoding]) -> npt.NDArray[np.intp]:
+    return np.argsort([len(encoding.ids) for encoding in encodings], kind="stable")
 
 
 _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})

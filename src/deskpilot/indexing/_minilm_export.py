@@ -8,6 +8,7 @@ embeddings directly; `quantize_int8` then turns its weights into per-channel int
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -157,13 +158,30 @@ def quantize_int8(fp32_path: Path, out_path: Path, *, keep_fp32: list[str] | Non
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        str(fp32_path),
-        str(out_path),
-        per_channel=True,
-        weight_type=QuantType.QInt8,
-        op_types_to_quantize=["MatMul", "Attention"],
-        nodes_to_exclude=keep_fp32 or [],
-        # Shape inference cannot see through the contrib operators' outputs.
-        extra_options={"DefaultTensorType": TensorProto.FLOAT},
-    )
+    # The quantiser logs advice for static (calibrated) quantisation on the root logger;
+    # it does not apply to dynamic quantisation and would alarm operators at first start.
+    root = logging.getLogger()
+    advice = _DropMessage("Please consider to run pre-processing")
+    root.addFilter(advice)
+    try:
+        quantize_dynamic(
+            str(fp32_path),
+            str(out_path),
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Attention"],
+            nodes_to_exclude=keep_fp32 or [],
+            # Shape inference cannot see through the contrib operators' outputs.
+            extra_options={"DefaultTensorType": TensorProto.FLOAT},
+        )
+    finally:
+        root.removeFilter(advice)
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self._prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self._prefix)

@@ -136,7 +136,7 @@ async def run_worker(
 
         call.__name__ = name
         # Long crawls are fine: liveness is tracked by our own lease, not arq's timeout.
-        return func(call, name=name, timeout=6 * 3600, max_tries=1)
+        return func(call, name=name, timeout=6 * 3600, max_tries=1)  # type: ignore[arg-type]
 
     async def startup(arq_ctx: dict[str, Any]) -> None:
         from deskpilot import db as database
@@ -163,8 +163,8 @@ async def run_worker(
         functions=[adapt(name, function) for name, function in tasks.items()],
         queue_name=settings.JOBS_QUEUE_NAME,
         redis_settings=RedisSettings.from_dsn(settings.REDIS_URL),
-        on_startup=startup,
-        on_shutdown=shutdown,
+        on_startup=startup,  # type: ignore[arg-type]
+        on_shutdown=shutdown,  # type: ignore[arg-type]
         max_jobs=settings.JOBS_CONCURRENCY,
         burst=burst,
         handle_signals=True,

@@ -1,25 +1,39 @@
 """Every table, one module per aggregate. Importing this package registers them all."""
 
+from deskpilot.models.ai_settings import AutopilotSettings, HandoffSettings
 from deskpilot.models.base import Base, utcnow
+from deskpilot.models.contact import Contact
 from deskpilot.models.knowledge import Chunk, CrawlJob, Datasource, KnowledgeChange, Page
+from deskpilot.models.office_hours import OfficeHoursSchedule, OfficeHoursShift
 from deskpilot.models.org import Org, OrgApiKey
 from deskpilot.models.partner import Partner, PartnerApiKey
+from deskpilot.models.tag import Tag
+from deskpilot.models.training import TrainingDirectory, TrainingItem, TrainingVersion
 from deskpilot.models.user import DashboardSession, LoginLink, OrgMembership, User
 
 __all__ = [
+    "AutopilotSettings",
     "Base",
     "Chunk",
+    "Contact",
     "CrawlJob",
     "DashboardSession",
     "Datasource",
+    "HandoffSettings",
     "KnowledgeChange",
     "LoginLink",
+    "OfficeHoursSchedule",
+    "OfficeHoursShift",
     "Org",
     "OrgApiKey",
     "OrgMembership",
     "Page",
     "Partner",
     "PartnerApiKey",
+    "Tag",
+    "TrainingDirectory",
+    "TrainingItem",
+    "TrainingVersion",
     "User",
     "utcnow",
 ]

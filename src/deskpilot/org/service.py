@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskpilot import credentials
 from deskpilot.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthorized
-from deskpilot.models import DashboardSession, Org, OrgApiKey, OrgMembership, utcnow
+from deskpilot.models import DashboardSession, Org, OrgApiKey, OrgMembership, Page, utcnow
+from deskpilot.models.training import TrainingItem
 from deskpilot.pagination import apply_cursor, page_of
 from deskpilot.partner.schemas import OrgCreate, OrgHealth, OrgUpdate
 from deskpilot.tenancy import org_scoped
@@ -41,22 +43,40 @@ def org_health(org: Org, activity: OrgActivity, *, now: datetime) -> OrgHealth:
     return "healthy"
 
 
+async def _count_by_org(
+    session: AsyncSession, org_ids: list[uuid.UUID], column: Any, *conditions: Any
+) -> dict[uuid.UUID, int]:
+    counts: dict[uuid.UUID, int] = dict.fromkeys(org_ids, 0)
+    if org_ids:
+        rows = await session.execute(
+            sa.select(column, sa.func.count())
+            .where(column.in_(org_ids), *conditions)
+            .group_by(column)
+        )
+        counts.update({org_id: count for org_id, count in rows.tuples()})
+    return counts
+
+
 async def org_activity(
     session: AsyncSession, *, org_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, OrgActivity]:
-    """Counts per org in one query per table. Conversations, pages and training have no
-    tables yet, so those counts are zero until the features that own them land."""
-    users: dict[uuid.UUID, int] = dict.fromkeys(org_ids, 0)
-    if org_ids:
-        rows = await session.execute(
-            sa.select(OrgMembership.org_id, sa.func.count())
-            .where(OrgMembership.org_id.in_(org_ids))
-            .group_by(OrgMembership.org_id)
-        )
-        users.update({org_id: count for org_id, count in rows.tuples()})
+    """Counts per org, one grouped query per table. Conversations have no table yet, so
+    `sessions_30d` is zero until the feature that owns them lands."""
+    users = await _count_by_org(session, org_ids, OrgMembership.org_id)
+    pages = await _count_by_org(session, org_ids, Page.org_id, Page.status == "synced")
+    training = await _count_by_org(
+        session,
+        org_ids,
+        TrainingItem.org_id,
+        TrainingItem.is_draft.is_(False),
+        TrainingItem.current_version.is_not(None),
+    )
     return {
         org_id: OrgActivity(
-            users=users[org_id], sessions_30d=0, synced_pages=0, published_training=0
+            users=users[org_id],
+            sessions_30d=0,
+            synced_pages=pages[org_id],
+            published_training=training[org_id],
         )
         for org_id in org_ids
     }

@@ -54,7 +54,11 @@ async def _org_reads(db: Db, orgs: list[Org]) -> list[OrgRead]:
             ai_instructions=org.ai_instructions,
             widget_token=org.widget_token,
             health=org_service.org_health(org, activity[org.id], now=now),
-            stats=OrgStats(users=activity[org.id].users),
+            stats=OrgStats(
+                users=activity[org.id].users,
+                synced_pages=activity[org.id].synced_pages,
+                published_training=activity[org.id].published_training,
+            ),
             created_at=org.created_at,
             updated_at=org.updated_at,
         )

@@ -86,6 +86,8 @@ class OrgCreated(BaseModel):
 
 class OrgStats(BaseModel):
     users: int
+    synced_pages: int
+    published_training: int
 
 
 OrgHealth = Literal["new", "setup_incomplete", "inactive", "healthy"]

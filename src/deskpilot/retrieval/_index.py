@@ -37,12 +37,14 @@ class Scoring:
     neither depends on the size of an org's corpus: one threshold means the same everywhere.
     """
 
-    dense_weight: float = 0.75
-    lexical_weight: float = 0.25
+    dense_weight: float = 0.55
+    lexical_weight: float = 0.45
     listing_penalty: float = 0.15
-    page_weight: float = 0.0
+    page_weight: float = 0.25
+    # Fitted on the Django eval set: 0.5 falls where 95 % of answerable questions' best
+    # chunk still scores above it (fused 0.40) and the median answerable one sits near 0.9.
     slope: float = 12.0
-    midpoint: float = 0.45
+    midpoint: float = 0.40
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,8 @@ class SearchHit:
 
 @dataclass(slots=True)
 class _PageEntry:
+    # Dense page numbers index the per-page arrays of a search; compaction renumbers them.
+    number: int
     slots: list[int] = field(default_factory=list)
 
 
@@ -88,7 +92,7 @@ class OrgIndex:
         self._chunks: list[Chunk | None] = []
         self._slot_page: list[str] = []
         self._pages: dict[str, _PageEntry] = {}
-        self._page_numbers: dict[str, int] = {}
+        self._next_page_number = 0
         # (datasource_id, source) pairs get small integer codes so filters are one np.isin.
         self._groups: dict[tuple[str | None, str], int] = {}
         self._group_keys: list[tuple[str | None, str]] = []
@@ -116,9 +120,13 @@ class OrgIndex:
         datasource_id: str | None = None,
         source: str = "page",
     ) -> None:
-        """Index `chunks` (with their unit-length `vectors`) as the whole of page `page_id`."""
+        """Index `chunks` (with their unit-length `vectors`) as the whole of page `page_id`;
+        no chunks removes the page."""
+        if not chunks:
+            self.remove_page(page_id)
+            return
         matrix = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
-        if len(chunks) and matrix.shape[1] != self._dimension:
+        if matrix.shape[1] != self._dimension:
             raise ValueError(f"vectors have {matrix.shape[1]} dimensions, index {self._dimension}")
         analysed = [
             (
@@ -129,13 +137,12 @@ class OrgIndex:
         ]
         with self._lock:
             self._remove_locked(page_id)
-            if not chunks:
-                return
             group = self._groups.get((datasource_id, source), -1)
             if group < 0:
                 group = self._groups[(datasource_id, source)] = len(self._group_keys)
                 self._group_keys.append((datasource_id, source))
-            page_number = self._page_numbers.setdefault(page_id, len(self._page_numbers))
+            page_number = self._next_page_number
+            self._next_page_number += 1
             start = len(self._chunks)
             self._reserve(start + len(chunks))
             end = start + len(chunks)
@@ -148,7 +155,7 @@ class OrgIndex:
                 self._lexical.add(start + offset, body, context)
                 self._chunks.append(chunk)
                 self._slot_page.append(page_id)
-            self._pages[page_id] = _PageEntry(slots=list(range(start, end)))
+            self._pages[page_id] = _PageEntry(number=page_number, slots=list(range(start, end)))
 
     def remove_page(self, page_id: str) -> bool:
         with self._lock:
@@ -191,6 +198,8 @@ class OrgIndex:
             groups = self._allowed_groups(datasource_ids, sources)
             if groups is not None:
                 allowed &= np.isin(self._group_of[:n], groups)
+            if not allowed.any():
+                return []
             fused = np.where(allowed, fused, -np.inf).astype(np.float32)
             if params.page_weight:
                 fused = self._add_page_evidence(fused, params.page_weight)
@@ -250,12 +259,15 @@ class OrgIndex:
         finite = np.isfinite(fused)
         pages = self._page_of[: len(fused)][finite]
         values = fused[finite]
-        order = np.lexsort((-values, pages))
-        sorted_pages = pages[order]
-        first = np.r_[True, sorted_pages[1:] != sorted_pages[:-1]]
-        second = np.r_[False, first[:-1]] & ~first
-        runner_up = np.zeros(int(self._page_of.max(initial=0)) + 1, dtype=np.float32)
-        runner_up[sorted_pages[second]] = np.maximum(values[order][second], 0.0)
+        count = self._next_page_number
+        # Per-page best and runner-up in O(n) (a sort by page costs 20x more at 50k chunks).
+        best = np.full(count, -np.inf, dtype=np.float32)
+        np.maximum.at(best, pages, values)
+        is_best = values == best[pages]
+        tied = np.bincount(pages[is_best], minlength=count) > 1
+        runner_up = np.full(count, -np.inf, dtype=np.float32)
+        np.maximum.at(runner_up, pages[~is_best], values[~is_best])
+        runner_up = np.maximum(np.where(tied, best, runner_up), 0.0)
         out = fused.copy()
         out[finite] += weight * runner_up[pages]
         return out
@@ -314,8 +326,11 @@ class OrgIndex:
             setattr(self, name, new)
         self._chunks = [self._chunks[i] for i in live.tolist()]
         self._slot_page = [self._slot_page[i] for i in live.tolist()]
-        for entry in self._pages.values():
+        for number, entry in enumerate(self._pages.values()):
             entry.slots = [int(mapping[s]) for s in entry.slots]
+            entry.number = number
+            self._page_of[entry.slots] = number
+        self._next_page_number = len(self._pages)
         self._dead = 0
 
 
