@@ -240,26 +240,27 @@ async def main(args: argparse.Namespace) -> None:
             f"  peak RSS                                 {peak / 1024:8.0f} MiB (before crawl {rss_before / 1024:.0f} MiB)"
         )
 
-        # The model alone, same process, same texts.
-        async with sessionmaker() as session:
-            rows = (
-                await session.execute(
-                    sa.select(Chunk.text, Chunk.heading_path, Page.title, Page.url).join(
-                        Page, Page.id == Chunk.page_id
+        if not args.skip_model_time:
+            # The model alone, same process, same texts.
+            async with sessionmaker() as session:
+                rows = (
+                    await session.execute(
+                        sa.select(Chunk.text, Chunk.heading_path, Page.title, Page.url).join(
+                            Page, Page.id == Chunk.page_id
+                        )
                     )
-                )
-            ).all()
-        texts = [
-            context_prefix(title or url, tuple(h or ())) + text for text, h, title, url in rows
-        ]
-        started = time.perf_counter()
-        for i in range(0, len(texts), 256):
-            await embedder.embed(texts[i : i + 256])
-        model_time = time.perf_counter() - started
-        print(
-            f"  embedding model alone, same texts        {model_time:8.1f} s  ({len(texts) / model_time:.1f} chunks/s)"
-        )
-        print(f"  wall / model time                        {wall / model_time:8.2f}")
+                ).all()
+            texts = [
+                context_prefix(title or url, tuple(h or ())) + text for text, h, title, url in rows
+            ]
+            started = time.perf_counter()
+            for i in range(0, len(texts), 256):
+                await embedder.embed(texts[i : i + 256])
+            model_time = time.perf_counter() - started
+            print(
+                f"  embedding model alone, same texts        {model_time:8.1f} s  ({len(texts) / model_time:.1f} chunks/s)"
+            )
+            print(f"  wall / model time                        {wall / model_time:8.2f}")
 
         embedder.texts = 0
         _, job, wall2, _, chunks2, _ = await crawl_once(ctx, org_id, ds_id, base, args.page_limit)
@@ -304,6 +305,9 @@ if __name__ == "__main__":
     parser.add_argument("--model-cache", default="bench/out/models")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--eval", default="", help="a JSONL evaluation set over the crawled site")
+    parser.add_argument(
+        "--skip-model-time", action="store_true", help="skip timing the model alone afterwards"
+    )
     import logging
 
     logging.disable(logging.INFO)

@@ -28,7 +28,7 @@ from deskpilot.models import Chunk, CrawlJob, Datasource, Page, utcnow
 
 log = structlog.get_logger()
 
-EMBED_BATCH = 128
+EMBED_BATCH = 256
 CANCEL_POLL_SECONDS = 0.5
 
 
@@ -292,13 +292,12 @@ async def _apply_counters(
 # --- embedding ---
 
 
-async def embed_pending(ctx: TaskContext, *, datasource_id: uuid.UUID) -> int:
-    """Embed every stored chunk of the datasource that has no vector yet; returns how many."""
-    embedder = embedder_for(ctx)
-    done = 0
-    while True:
-        async with ctx.sessionmaker() as session:
-            rows = (
+async def _unembedded(
+    ctx: TaskContext, datasource_id: uuid.UUID, after_id: int
+) -> list[sa.Row[Any]]:
+    async with ctx.sessionmaker() as session:
+        return list(
+            (
                 await session.execute(
                     sa.select(
                         Chunk.id,
@@ -310,32 +309,62 @@ async def embed_pending(ctx: TaskContext, *, datasource_id: uuid.UUID) -> int:
                         Page.url,
                     )
                     .join(Page, Page.id == Chunk.page_id)
-                    .where(Chunk.datasource_id == datasource_id, Chunk.has_embedding.is_(False))
+                    .where(
+                        Chunk.datasource_id == datasource_id,
+                        Chunk.has_embedding.is_(False),
+                        Chunk.id > after_id,
+                    )
                     .order_by(Chunk.id)
                     .limit(EMBED_BATCH)
                 )
             ).all()
-        if not rows:
+        )
+
+
+async def _store_vectors(
+    ctx: TaskContext, rows: Sequence[sa.Row[Any]], vectors: Any, model_id: str
+) -> None:
+    async with transaction(ctx.sessionmaker) as session:
+        await session.execute(
+            sa.update(Chunk),
+            [
+                {
+                    "id": row[0],
+                    "embedding": np.asarray(vector, dtype=np.float32).tobytes(),
+                    "has_embedding": True,
+                    "embedding_model": model_id,
+                }
+                for row, vector in zip(rows, vectors, strict=True)
+            ],
+        )
+        await log_changes(session, org_id=rows[0][2], page_ids=sorted({row[1] for row in rows}))
+
+
+async def embed_pending(ctx: TaskContext, *, datasource_id: uuid.UUID) -> int:
+    """Embed every stored chunk of the datasource that has no vector yet; returns how many.
+
+    Pipelined: the next batch is embedding (in the model's thread) while the previous
+    batch's vectors are written, so the model never waits for the database."""
+    embedder = embedder_for(ctx)
+    done, last_id = 0, 0
+    waiting: tuple[Sequence[sa.Row[Any]], Any] | None = None
+    while True:
+        rows = await _unembedded(ctx, datasource_id, last_id)
+        running = None
+        if rows:
+            texts = [
+                context_prefix(title or url, tuple(headings or ())) + text
+                for _, _, _, text, headings, title, url in rows
+            ]
+            running = asyncio.create_task(embedder.embed(texts))
+            last_id = rows[-1][0]
+        if waiting is not None:
+            await _store_vectors(ctx, waiting[0], waiting[1], embedder.model_id)
+            done += len(waiting[0])
+            waiting = None
+        if running is None:
             return done
-        texts = [
-            context_prefix(title or url, tuple(headings or ())) + text
-            for _, _, _, text, headings, title, url in rows
-        ]
-        vectors = np.asarray(await embedder.embed(texts), dtype=np.float32)
-        async with transaction(ctx.sessionmaker) as session:
-            for (chunk_id, *_), vector in zip(rows, vectors, strict=True):
-                await session.execute(
-                    sa.update(Chunk)
-                    .where(Chunk.id == chunk_id)
-                    .values(
-                        embedding=vector.tobytes(),
-                        has_embedding=True,
-                        embedding_model=embedder.model_id,
-                    )
-                )
-            org_id = rows[0][2]
-            await log_changes(session, org_id=org_id, page_ids=sorted({row[1] for row in rows}))
-        done += len(rows)
+        waiting = (rows, await running)
 
 
 async def _embedding_loop(
