@@ -120,3 +120,20 @@ def sessionmaker(app: Any) -> Any:
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+async def org(client: httpx.AsyncClient, sessionmaker: Any) -> Any:
+    """An org (with its partner and an API key) for tests of org-owned resources."""
+    from tests.factories import make_org, make_partner
+
+    partner = await make_partner(sessionmaker)
+    return await make_org(client, partner)
+
+
+@pytest.fixture
+async def other_org(client: httpx.AsyncClient, org: Any) -> Any:
+    """A second org of the same partner, for tenancy checks."""
+    from tests.factories import make_org
+
+    return await make_org(client, org.partner, name="Other shop")

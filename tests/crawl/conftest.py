@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.factories import make_org, make_partner
 from tests.site import docs_site, serve
 
 
@@ -25,12 +24,6 @@ def settings_overrides() -> dict[str, Any]:
 def site():
     with serve(docs_site()) as running:
         yield running
-
-
-@pytest.fixture
-async def org(client, sessionmaker):
-    partner = await make_partner(sessionmaker)
-    return await make_org(client, partner)
 
 
 async def wait_for_job(client, org, datasource_id: str, *, timeout: float = 60.0) -> dict[str, Any]:

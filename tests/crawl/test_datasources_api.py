@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.factories import make_org, make_partner
+from tests.factories import make_org
 
 pytestmark = pytest.mark.usefixtures("private_crawls")
 
@@ -13,12 +13,6 @@ pytestmark = pytest.mark.usefixtures("private_crawls")
 @pytest.fixture
 def private_crawls(settings_overrides):
     settings_overrides["CRAWLER_ALLOW_PRIVATE_NETWORKS"] = True
-
-
-@pytest.fixture
-async def org(client, sessionmaker):
-    partner = await make_partner(sessionmaker)
-    return await make_org(client, partner)
 
 
 async def create(client: httpx.AsyncClient, org, **body):
