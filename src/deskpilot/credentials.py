@@ -10,6 +10,8 @@ import hashlib
 import hmac
 import secrets
 import string
+from datetime import datetime, timedelta
+from typing import Protocol
 
 _BASE62 = string.digits + string.ascii_letters
 
@@ -17,6 +19,19 @@ PARTNER_KEY_PREFIX = "dp_partner_"
 ORG_KEY_PREFIX = "dp_live_"
 KEY_BODY_LENGTH = 40
 DISPLAY_PREFIX_LENGTH = 12
+
+
+# last_used_at is a hint, not an audit log: written at most once a minute per key.
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+class UsedKey(Protocol):
+    last_used_at: datetime | None
+
+
+def note_use(key: UsedKey, now: datetime) -> None:
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
+        key.last_used_at = now
 
 
 def _base62(length: int) -> str:

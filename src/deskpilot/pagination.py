@@ -37,6 +37,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidInput("cursor is not valid") from exc
 
 
+def contains_pattern(text: str) -> str:
+    """A case-insensitive LIKE pattern (use with `escape="\\"` on a lower-cased column)
+    matching `text` anywhere, its own %, _ and backslashes taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def apply_cursor(
     stmt: sa.Select[Any],
     *,

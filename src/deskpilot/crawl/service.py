@@ -22,7 +22,7 @@ from deskpilot.crawl.schemas import (
 from deskpilot.crawler import BlockedAddressError, InvalidURLError, check_start_url, normalize_url
 from deskpilot.errors import Conflict, InvalidInput, NotFound
 from deskpilot.models import Chunk, CrawlJob, Datasource, KnowledgeChange, Page, utcnow
-from deskpilot.pagination import apply_cursor, page_of
+from deskpilot.pagination import apply_cursor, contains_pattern, page_of
 from deskpilot.tenancy import org_scoped
 
 MAX_DATASOURCES_PER_ORG = 20
@@ -301,9 +301,7 @@ async def list_pages(
     if status is not None:
         stmt = stmt.where(Page.status == status)
     if q:
-        pattern = (
-            "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
+        pattern = contains_pattern(q)
         stmt = stmt.where(
             sa.or_(
                 sa.func.lower(Page.url).like(pattern, escape="\\"),

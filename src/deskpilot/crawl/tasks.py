@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -90,14 +91,6 @@ async def _release(ctx: TaskContext, job_id: uuid.UUID) -> None:
 
 
 # --- persisting results ---
-
-
-class _Counters:
-    def __init__(self) -> None:
-        self.values: dict[str, int] = {}
-
-    def add(self, name: str) -> None:
-        self.values[name] = self.values.get(name, 0) + 1
 
 
 async def _find_page(session: AsyncSession, datasource_id: uuid.UUID, url: str) -> Page | None:
@@ -208,11 +201,11 @@ async def persist_result(
     job: CrawlJob | None,
     page_of: tuple[uuid.UUID, uuid.UUID],
     result: PageResult,
-) -> _Counters:
+) -> Counter[str]:
     """Store one result. `page_of` is (org_id, datasource_id); `job` is the crawl job whose
     frontier this result advances, or None for a one-page resync."""
     org_id, datasource_id = page_of
-    counters = _Counters()
+    counters: Counter[str] = Counter()
     page = await _find_page(session, datasource_id, result.url)
     now = utcnow()
     outcome = result.outcome
@@ -238,7 +231,7 @@ async def persist_result(
         page.last_synced_at = now
         await _store_chunks(ctx, session, page=page, result=result)
         await log_changes(session, org_id=page.org_id, page_ids=[page.id])
-        counters.add("updated_pages" if was_synced else "new_pages")
+        counters["updated_pages" if was_synced else "new_pages"] += 1
     elif outcome is PageOutcome.UNCHANGED:
         if page is not None:
             page.status = "synced"
@@ -247,10 +240,10 @@ async def persist_result(
             page.etag = result.etag or page.etag
             page.last_modified = result.last_modified or page.last_modified
             page.last_synced_at = now
-        counters.add("unchanged_pages")
+        counters["unchanged_pages"] += 1
     elif outcome in (PageOutcome.GONE, PageOutcome.SKIPPED):
         if page is not None and await _remove_page(session, page):
-            counters.add("removed_pages")
+            counters["removed_pages"] += 1
         page = None
     else:  # FAILED: keep what was indexed, say why
         if page is None:
@@ -265,7 +258,7 @@ async def persist_result(
             page.visit_job_id = job.id
             page.visit_state = "done"
         page.updated_at = now
-    counters.add("completed_pages")
+    counters["completed_pages"] += 1
     if job is not None:
         await _queue_discovered(
             session, job=job, urls=result.discovered, depth=(page.depth or 0) + 1 if page else 1
@@ -274,10 +267,10 @@ async def persist_result(
 
 
 async def _apply_counters(
-    session: AsyncSession, job_id: uuid.UUID, counters: _Counters, total: int | None
+    session: AsyncSession, job_id: uuid.UUID, counters: Counter[str], total: int | None
 ) -> None:
     values: dict[str, Any] = {
-        name: getattr(CrawlJob, name) + amount for name, amount in counters.values.items()
+        name: getattr(CrawlJob, name) + amount for name, amount in counters.items()
     }
     if total is not None:
         values["total_pages"] = total

@@ -15,13 +15,12 @@ from deskpilot import credentials
 from deskpilot.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthorized
 from deskpilot.models import DashboardSession, Org, OrgApiKey, OrgMembership, Page, utcnow
 from deskpilot.models.training import TrainingItem
-from deskpilot.pagination import apply_cursor, page_of
+from deskpilot.pagination import apply_cursor, contains_pattern, page_of
 from deskpilot.partner.schemas import OrgCreate, OrgHealth, OrgUpdate
 from deskpilot.tenancy import org_scoped
 
 MAX_ACTIVE_KEYS = 25
 REVOKED_KEYS_LISTED_FOR = timedelta(days=30)
-_LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +152,9 @@ async def list_partner_orgs(
     if external_id is not None:
         stmt = stmt.where(Org.external_id == external_id)
     if name_contains:
-        escaped = (
-            name_contains.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(
+            sa.func.lower(Org.name).like(contains_pattern(name_contains), escape="\\")
         )
-        stmt = stmt.where(sa.func.lower(Org.name).like(f"%{escaped}%", escape="\\"))
     stmt = apply_cursor(stmt, created_col=Org.created_at, id_col=Org.id, cursor=cursor, limit=limit)
     rows = list(await session.scalars(stmt))
     return page_of(rows, limit, lambda org: (org.created_at, org.id))
@@ -284,7 +282,5 @@ async def authenticate_org_key(session: AsyncSession, *, api_key: str) -> Org:
     org: Org = row[1]
     if key.revoked_at is not None or org.deleted_at is not None:
         raise Unauthorized("This API key has been revoked")
-    now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at > _LAST_USED_GRANULARITY:
-        key.last_used_at = now
+    credentials.note_use(key, utcnow())
     return org

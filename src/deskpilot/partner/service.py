@@ -6,7 +6,6 @@ import ipaddress
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,9 +14,6 @@ from deskpilot import credentials
 from deskpilot.errors import InvalidInput, NotFound, Unauthorized
 from deskpilot.models import Partner, PartnerApiKey, utcnow
 from deskpilot.partner.schemas import Branding, PartnerRead, PartnerUpdate
-
-# last_used_at is a hint, not an audit log: write it at most once a minute per key.
-_LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +178,5 @@ async def authenticate_partner(session: AsyncSession, *, api_key: str) -> Partne
         raise Unauthorized("This partner API key has been revoked")
     if not partner.is_active:
         raise Unauthorized("This partner account is inactive")
-    now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at > _LAST_USED_GRANULARITY:
-        key.last_used_at = now
+    credentials.note_use(key, utcnow())
     return partner

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deskpilot.errors import Conflict, InvalidInput, NotFound
 from deskpilot.models import TrainingDirectory, TrainingItem, TrainingVersion, utcnow
 from deskpilot.orgsettings.schemas import CHANNELS
-from deskpilot.pagination import apply_cursor, decode_cursor, page_of
+from deskpilot.pagination import apply_cursor, contains_pattern, decode_cursor, page_of
 from deskpilot.tenancy import org_scoped
 from deskpilot.training.schemas import (
     DirectoryCreate,
@@ -32,10 +32,6 @@ def channel_mask(channels: Collection[str]) -> int:
     for channel in channels:
         mask |= CHANNEL_BITS[channel]
     return mask
-
-
-def _like(text: str) -> str:
-    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 # --- directories --------------------------------------------------------------------------
@@ -232,7 +228,7 @@ async def list_training(
             )
         )
     if q:
-        pattern = _like(q)
+        pattern = contains_pattern(q)
         stmt = stmt.where(
             sa.or_(
                 *(
