@@ -73,6 +73,18 @@ class Settings(BaseSettings):
     EMBEDDINGS_API_KEY: str = ""
     EMBEDDINGS_MODEL: str = "text-embedding-3-small"
     EMBEDDINGS_DIMENSION: int = Field(default=1536, ge=8)
+    # The chat model that writes replies: any OpenAI-compatible endpoint. Empty base URL = the
+    # offline extractive responder (no model, no network).
+    LLM_BASE_URL: str = ""
+    LLM_API_KEY: str = ""
+    LLM_MODEL: str = "gpt-4o-mini"
+    LLM_TEMPERATURE: float = Field(default=0.2, ge=0, le=2)
+    LLM_MAX_TOKENS: int = Field(default=500, ge=16, le=8192)
+    LLM_TIMEOUT_SECONDS: float = Field(default=60, gt=0)
+    LLM_MAX_RETRIES: int = Field(default=2, ge=0, le=10)
+    # Replies scoring below this (0..1) are not sent as answers: the AI asks for more or hands
+    # off, per the handoff settings.
+    AGENT_MIN_CONFIDENCE: float = Field(default=0.35, ge=0, le=1)
     RATE_LIMIT_ENABLED: bool = True
     RATE_LIMIT_PARTNER_PER_MINUTE: int = Field(default=100, ge=1)
     RATE_LIMIT_PARTNER_CREATE_ORG_PER_MINUTE: int = Field(default=20, ge=1)

@@ -69,6 +69,9 @@ class Understanding:
     frustrated: bool
     small_talk: SmallTalk | None
     injection: bool
+    # A request to harm others, or to act on the contact's own account (needs a person).
+    harmful: bool
+    wants_action: bool
     # The message as a self-contained question: follow-ups carry their topic along.
     standalone_question: str
 
@@ -92,6 +95,8 @@ def understand(
         frustrated=is_frustrated(text, history),
         small_talk=small_talk,
         injection=is_injection(text),
+        harmful=is_harmful(text),
+        wants_action=asks_for_action(text),
         standalone_question=text if small_talk else standalone_question(text, history),
     )
 
@@ -548,6 +553,59 @@ def is_injection(text: str) -> bool:
     """A prompt-injection or secret-extraction attempt ("ignore previous instructions",
     "print your system prompt", "you are now DAN"), in en/es/fr/de."""
     return bool(_INJECTION.search(_fold(text)))
+
+
+# --- harmful requests -------------------------------------------------------------------------
+
+# Asking for an attack on others: exploit code, malware, break-ins, theft of credentials.
+# Questions about defending against attacks ("how does Django protect against CSRF") are
+# ordinary support questions and do not match.
+_HARMFUL = re.compile(
+    r"\b(?:write|give|send|make|build|create|code|craft|generate|need|want|show)\b[^.?!]{0,40}?"
+    r"\b(?:exploits?|malware|ransomware|keyloggers?|botnets?|rootkits?|trojans?|viruses|"
+    r"phishing\s+(?:page|site|email|kit)s?|payloads?\s+(?:to|for|that))\b(?!-)"
+    r"|\bworking\s+exploit|\bexploit\s+(?:for|against)\b"
+    r"|\b(?:hack|break|get)\s+into\s+(?:someone|somebody|other|another|their|his|her|"
+    r"people|accounts?|sites?|websites?|servers?|a\s+(?:site|server|website|account))"
+    r"|\bhit\s+(?:the\s+)?(?:sites?|servers?|targets?)\s+that\b"
+    r"|\b(?:sites?|servers?)\s+that\s+(?:haven'?t|have\s+not|aren'?t|are\s+not)\s+"
+    r"(?:been\s+)?(?:patched|updated)"
+    r"|\bddos\b|\bdenial\s+of\s+service\s+attack\s+(?:on|against)\b"
+    r"|\bsteal\w*\s+(?:\w+\s+){0,2}(?:passwords?|credentials|cookies|sessions?|data|"
+    r"credit\s+cards?|identit(?:y|ies))"
+    r"|\bcrack\w*\s+(?:\w+\s+){0,2}(?:passwords?|hashes)\b"
+    r"|\bbypass\w*\s+(?:the\s+|their\s+|a\s+)?(?:login|authentication|paywall|licen[cs]e)"
+    r"\s+(?:of|on|for)\s+(?:someone|other|another|their|a\s+site)",
+)
+
+
+def is_harmful(text: str) -> bool:
+    """A request to harm others (exploits against unpatched sites, malware, credential theft):
+    declined whatever the knowledge says."""
+    return bool(_HARMFUL.search(_fold(text)))
+
+
+# --- requests to act on an account --------------------------------------------------------------
+
+# "can you reset my password", "please cancel my subscription": the contact wants something
+# done on its account or order, which needs a person (the AI has no tools to act).
+_ACTION = re.compile(
+    r"\b(?:can|could|would|will)\s+(?:you|u|someone|somebody)\s+(?:please\s+)?"
+    r"(?:\w+\s+){0,2}?"
+    r"(?:reset|unlock|unblock|reactivate|cancel|refund|delete|close|change|update|upgrade|"
+    r"downgrade|restore|recover|verify|activate|deactivate|transfer|merge|remove)\s+"
+    r"(?:\w+\s+){0,2}?(?:my|our)\s+"
+    r"|\bplease\s+(?:reset|unlock|unblock|reactivate|cancel|refund|delete|close|restore|"
+    r"recover|verify|activate|deactivate|transfer)\s+(?:my|our)\s+"
+    r"|\b(?:my|our)\s+(?:account|login|order|subscription|invoice|payment|card|plan)\s+"
+    r"(?:is|was|got|has\s+been)\s+(?:locked|blocked|suspended|banned|charged|disabled|hacked|"
+    r"compromised)",
+)
+
+
+def asks_for_action(text: str) -> bool:
+    """The contact asks for something to be done on its own account, order or data."""
+    return bool(_ACTION.search(_fold(text)))
 
 
 # --- follow-ups -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 
 import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -125,10 +126,16 @@ class KnowledgeBase:
         query: str,
         limit: int,
         datasource_ids: Collection[uuid.UUID] | None = None,
+        vector: npt.ArrayLike | None = None,
     ) -> list[SearchHit]:
         await self.sync(session, org_id=org_id)
         return await self._retriever.search(
-            org_id, query, limit=limit, datasource_ids=datasource_ids, max_per_page=None
+            org_id,
+            query,
+            limit=limit,
+            datasource_ids=datasource_ids,
+            max_per_page=None,
+            vector=vector,
         )
 
     async def search(

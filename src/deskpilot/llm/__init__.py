@@ -7,6 +7,7 @@ ProviderError (Upstream, 502): the chat provider failed after its retries; hand 
 from deskpilot.llm._guard import LeakGuard, contains_profile_leak
 from deskpilot.llm._offline import Composition, Embed, OfflineResponder
 from deskpilot.llm._openai import OpenAIConfig, OpenAIResponder
+from deskpilot.llm._phrases import Phrase, phrase, phrase_language
 from deskpilot.llm._prompt import Prompt, build_prompt
 from deskpilot.llm._types import (
     Citation,
@@ -29,6 +30,7 @@ __all__ = [
     "OpenAIConfig",
     "OpenAIResponder",
     "Passage",
+    "Phrase",
     "Prompt",
     "ProviderError",
     "Reply",
@@ -37,4 +39,6 @@ __all__ = [
     "Responder",
     "build_prompt",
     "contains_profile_leak",
+    "phrase",
+    "phrase_language",
 ]

@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Collection
 from uuid import UUID
 
+import numpy.typing as npt
+
 from deskpilot.indexing import Embedder
 from deskpilot.retrieval._index import KnowledgeIndex, OrgKey, SearchHit
 
@@ -31,11 +33,11 @@ class Retriever:
         datasource_ids: Collection[str | UUID] | None = None,
         sources: Collection[str] | None = None,
         max_per_page: int | None = None,
+        vector: npt.ArrayLike | None = None,
     ) -> list[SearchHit]:
         """Hits best first, each with a calibrated score in [0, 1]; lexical-only when the
-        retriever has no embedder."""
-        vector = None
-        if self._embedder is not None:
+        retriever has no embedder. A caller that already embedded `query` passes `vector`."""
+        if vector is None and self._embedder is not None:
             vector = (await self._embedder.embed([query]))[0]
         # A 50,000-chunk scan takes milliseconds of NumPy, which releases the GIL; a thread
         # keeps that off the loop.
