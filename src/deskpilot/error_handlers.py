@@ -41,8 +41,10 @@ _TYPE_NAMES = {
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
-    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header", "cookie")]
-    return ".".join(parts) or "body"
+    # The first element says where the value came from; a field may itself be named "query".
+    if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+        loc = loc[1:]
+    return ".".join(str(part) for part in loc) or "body"
 
 
 def validation_message(error: dict[str, Any]) -> str:

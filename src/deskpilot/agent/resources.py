@@ -3,7 +3,7 @@ CLI): the knowledge base, the scenario library, the embedder and the responder."
 
 from __future__ import annotations
 
-from deskpilot.agent.scenarios import ScenarioLibrary
+from deskpilot.agent.training import TrainingLibrary
 from deskpilot.agent.turn import Agent, AgentConfig
 from deskpilot.config import Settings
 from deskpilot.crawl.resources import embedder_for
@@ -50,7 +50,7 @@ def agent_for(ctx: TaskContext) -> Agent:
         embedder = embedder_for(ctx)
         agent = ctx.resources["agent"] = Agent(
             knowledge=knowledge_for(ctx),
-            scenarios=ScenarioLibrary(embedder, embedder.dimension),
+            training=TrainingLibrary(embedder, embedder.dimension),
             embedder=embedder,
             responder=build_responder(ctx.settings),
             config=AgentConfig(min_confidence=ctx.settings.AGENT_MIN_CONFIDENCE),

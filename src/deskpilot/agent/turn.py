@@ -23,7 +23,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from deskpilot.agent.scenarios import SCENARIO, ScenarioLibrary
+from deskpilot.agent.training import SCENARIO, TrainingLibrary
 from deskpilot.agent.understand import Understanding, understand
 from deskpilot.indexing import Embedder
 from deskpilot.knowledge.service import KnowledgeBase
@@ -150,13 +150,13 @@ class Agent:
         self,
         *,
         knowledge: KnowledgeBase,
-        scenarios: ScenarioLibrary,
+        training: TrainingLibrary,
         embedder: Embedder | None,
         responder: Responder,
         config: AgentConfig | None = None,
     ) -> None:
         self.knowledge = knowledge
-        self.scenarios = scenarios
+        self.training = training
         self.embedder = embedder
         self.responder = responder
         self.config = config or AgentConfig()
@@ -233,7 +233,7 @@ class Agent:
         sentiment: Sentiment = "angry" if seen.frustrated else "neutral"
         if seen.small_talk == "thanks":
             sentiment = "happy"
-        vector = await self._embed_one(seen.standalone_question)
+        vector = await self.embed_query(seen.standalone_question)
         clock.mark("understand")
 
         topic = await self._prohibited_topic(db, turn.org_id, turn.message, vector)
@@ -309,7 +309,7 @@ class Agent:
             )
 
         # Retrieve.
-        live = await self.scenarios.sync(db, org_id=turn.org_id)
+        live = await self.training.sync(db, org_id=turn.org_id)
         segments = list(turn.segments)
         applies = [e for e in live if e.applies(channel=turn.channel, segments=segments, now=now)]
         behavioral = [e for e in applies if e.type == "BEHAVIORAL"]
@@ -322,7 +322,7 @@ class Agent:
         passages = [
             _page_passage(hit) for hit in hits if hit.score >= self.config.min_passage_score
         ]
-        scenario_hits = await self.scenarios.search(
+        scenario_hits = await self.training.search(
             turn.org_id, question, vector, allowed=allowed, limit=2
         )
         by_id = {str(e.id): e for e in applies}
@@ -520,7 +520,8 @@ class Agent:
         opening = hours.next_opening(schedule, now)
         return None if opening is None else opening.astimezone(ZoneInfo(schedule.iana_timezone))
 
-    async def _embed_one(self, text: str) -> npt.NDArray[np.float32] | None:
+    async def embed_query(self, text: str) -> npt.NDArray[np.float32] | None:
+        """The question's vector, computed once and shared by every search of a turn."""
         if self.embedder is None:
             return None
         return np.asarray((await self.embedder.embed([text]))[0], dtype=np.float32)

@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from deskpilot.deps import CurrentOrg, Db
+from deskpilot.agent.resources import agent_for
+from deskpilot.agent.search import search_training_and_pages
+from deskpilot.deps import CurrentOrg, Db, State
 from deskpilot.orgsettings.schemas import Channel, SafeText
 from deskpilot.pagination import CursorPage
 from deskpilot.schemas import error_responses
@@ -20,6 +22,8 @@ from deskpilot.training.schemas import (
     TrainingCreate,
     TrainingMove,
     TrainingRead,
+    TrainingSearch,
+    TrainingSearchResults,
     TrainingType,
     TrainingUpdate,
     VersionRead,
@@ -29,6 +33,17 @@ router = APIRouter(tags=["Training"], responses=error_responses(400, 401, 404, 4
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 # Directory routes come first: `/training/directories` must not be read as a training id.
+
+
+@router.post(
+    "/training/search",
+    summary="Search training and website pages the way the AI does (drafts on request)",
+)
+async def search_training(
+    body: TrainingSearch, org: CurrentOrg, db: Db, state: State
+) -> TrainingSearchResults:
+    results = await search_training_and_pages(db, agent_for(state.tasks), org_id=org.id, body=body)
+    return TrainingSearchResults(results=results)
 
 
 @router.get("/training/directories", summary="Every directory, newest first")

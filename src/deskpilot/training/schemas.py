@@ -159,3 +159,27 @@ class DirectoryRead(ReadModel):
     parent_id: uuid.UUID | None
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class TrainingSearch(BaseModel):
+    query: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), SafeText
+    ]
+    limit: int = Field(default=5, ge=1, le=20)
+    sources: list[Literal["training", "pages"]] = Field(
+        default=["training", "pages"], min_length=1, max_length=2
+    )
+    include_drafts: bool = False
+
+
+class TrainingSearchResult(BaseModel):
+    source: Literal["training", "page"]
+    id: str
+    title: str
+    snippet: str
+    url: str | None
+    score: float
+
+
+class TrainingSearchResults(BaseModel):
+    results: list[TrainingSearchResult]
