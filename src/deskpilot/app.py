@@ -19,10 +19,10 @@ from deskpilot import health
 from deskpilot.auth import routes as auth_routes
 from deskpilot.config import Settings
 from deskpilot.contacts import routes as contacts_routes
+from deskpilot.conversations import routes as conversations_routes
 from deskpilot.crawl import routes as crawl_routes
 from deskpilot.crawl import tasks as crawl_tasks
 from deskpilot.crawl.resources import LazyEmbedder, close_resources
-from deskpilot.crawl.tasks import run_scheduler
 from deskpilot.dashboard import pages as dashboard_pages
 from deskpilot.deps import AppState
 from deskpilot.error_handlers import install_error_handlers
@@ -35,6 +35,7 @@ from deskpilot.orgsettings import routes as orgsettings_routes
 from deskpilot.partner import routes as partner_routes
 from deskpilot.ratelimit import RateLimiter
 from deskpilot.retrieval import KnowledgeIndex, Retriever
+from deskpilot.tasks import TASKS, run_scheduler
 from deskpilot.training import routes as training_routes
 
 DASHBOARD_DIR = Path(__file__).parent / "dashboard"
@@ -77,12 +78,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter = RateLimiter(redis_url=settings.REDIS_URL, enabled=settings.RATE_LIMIT_ENABLED)
         embedder = LazyEmbedder(settings)
         index = KnowledgeIndex(dimension=embedder.dimension)
-        queue = create_queue(settings, crawl_tasks.TASKS)
+        queue = create_queue(settings, TASKS)
+        knowledge = KnowledgeBase(index, Retriever(index, embedder))
+        # One knowledge base per process: the API's searches and the agent's turns share it.
         context = TaskContext(
             settings=settings,
             sessionmaker=sessionmaker,
             queue=queue,
-            resources={"embedder": embedder},
+            resources={"embedder": embedder, "knowledge": knowledge},
         )
         await queue.start(context)
         app.state.deskpilot = AppState(
@@ -93,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             templates=Jinja2Templates(directory=DASHBOARD_DIR / "templates"),
             secret_key=settings.secret_key(),
             queue=queue,
-            knowledge=KnowledgeBase(index, Retriever(index, embedder)),
+            knowledge=knowledge,
             tasks=context,
         )
         scheduler = None
@@ -130,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(crawl_routes.router)
     app.include_router(training_routes.router)
     app.include_router(contacts_routes.router)
+    app.include_router(conversations_routes.router)
     app.include_router(orgsettings_routes.router)
     app.include_router(auth_routes.router)
     app.include_router(dashboard_pages.router)
@@ -138,6 +142,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         StaticFiles(directory=DASHBOARD_DIR / "static"),
         name="dashboard-static",
     )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.MAX_BODY_BYTES,
+        limit_for=lambda path: conversations_routes.body_limit(path, settings.MAX_BODY_BYTES),
+    )
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -1,4 +1,5 @@
-"""`deskpilot` command line: serve, migrate, and the operator's partner commands."""
+"""`deskpilot` command line: serve, migrate, the worker, crawl, ask and eval, and the
+operator's partner commands."""
 
 from __future__ import annotations
 
@@ -116,10 +117,10 @@ def worker(
     burst: Annotated[bool, typer.Option(help="Exit once the queue is empty")] = False,
 ) -> None:
     """Run background jobs from the Redis queue (JOBS_BACKEND=redis), with the scheduler."""
-    from deskpilot.crawl import tasks as crawl_tasks
     from deskpilot.crawl.resources import close_resources
     from deskpilot.jobs import run_worker
     from deskpilot.logging import configure_logging
+    from deskpilot.tasks import TASKS, run_scheduler
 
     settings = _settings()
     if not settings.REDIS_URL:
@@ -129,7 +130,7 @@ def worker(
     scheduler: dict[str, asyncio.Task[None]] = {}
 
     async def on_startup(context: Any) -> None:
-        scheduler["task"] = asyncio.create_task(crawl_tasks.run_scheduler(context))
+        scheduler["task"] = asyncio.create_task(run_scheduler(context))
 
     async def on_shutdown(context: Any) -> None:
         task = scheduler.pop("task", None)
@@ -138,9 +139,7 @@ def worker(
         await close_resources(context)
 
     asyncio.run(
-        run_worker(
-            settings, crawl_tasks.TASKS, on_startup=on_startup, on_shutdown=on_shutdown, burst=burst
-        )
+        run_worker(settings, TASKS, on_startup=on_startup, on_shutdown=on_shutdown, burst=burst)
     )
 
 
@@ -167,6 +166,93 @@ def crawl(
     _print_json(summary)
     if summary["status"] != "completed":
         raise typer.Exit(1)
+
+
+def _channel(value: str) -> Any:
+    from deskpilot.orgsettings.schemas import CHANNELS
+
+    if value not in CHANNELS:
+        _fail(f"--channel must be one of {', '.join(CHANNELS)}")
+    return value
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The visitor's question")],
+    org: Annotated[str, typer.Option("--org", help="Org id")],
+    channel: Annotated[str, typer.Option(help="Channel the question comes from")] = "web",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole outcome as JSON")
+    ] = False,
+) -> None:
+    """Ask the org's AI a question, as a visitor would, without creating a session."""
+    from deskpilot.agent.cli import ask as ask_agent
+
+    settings = _settings()
+    database.upgrade(settings)
+    try:
+        outcome = asyncio.run(
+            ask_agent(
+                settings,
+                org_id=_parse_uuid(org, "org"),
+                question=question,
+                channel=_channel(channel),
+            )
+        )
+    except DeskpilotError as exc:
+        _fail(exc.message)
+        raise
+    if as_json:
+        _print_json(outcome)
+        return
+    typer.echo(outcome["reply"] or "(no reply)")
+    for number, source in enumerate(outcome["sources"], start=1):
+        typer.echo(f"[{number}] {source['title']} <{source['url']}>")
+    decision = outcome["decision"]
+    if outcome["handoff"]:
+        decision += f" ({', '.join(outcome['handoff']['reasons'])})"
+    timings = outcome["debug"].get("timings_ms", {})
+    typer.echo(f"decision: {decision} · confidence: {outcome['debug'].get('confidence')}")
+    typer.echo(f"time: {timings.get('total')} ms")
+
+
+@app.command("eval")
+def evaluate(
+    file: Annotated[str, typer.Argument(help="Evaluation set, one JSON object per line")],
+    org: Annotated[str, typer.Option("--org", help="Org id")],
+    channel: Annotated[str, typer.Option(help="Channel the questions come from")] = "web",
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items")] = None,
+    details: Annotated[bool, typer.Option(help="Also print one JSON line per item")] = False,
+) -> None:
+    """Run an evaluation set against the org's AI: hit@k, MRR, answer, fact and handoff
+    rates, leaks and latency, with a progress bar."""
+    from pathlib import Path
+
+    from deskpilot.agent.cli import evaluate as run_eval
+
+    settings = _settings()
+    database.upgrade(settings)
+    path = Path(file)
+    if not path.is_file():
+        _fail(f"{file}: no such file")
+    try:
+        report = asyncio.run(
+            run_eval(
+                settings,
+                org_id=_parse_uuid(org, "org"),
+                path=path,
+                channel=_channel(channel),
+                limit=limit,
+                show_progress=sys.stderr.isatty(),
+            )
+        )
+    except (DeskpilotError, ValueError) as exc:
+        _fail(exc.message if isinstance(exc, DeskpilotError) else str(exc))
+        raise
+    if details:
+        for result in report.results:
+            typer.echo(json.dumps(result.to_json()))
+    _print_json(report.summary())
 
 
 @app.command()

@@ -6,7 +6,7 @@ import base64
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -77,3 +77,26 @@ def page_of(rows: Sequence[T], limit: int, key: Any) -> tuple[list[T], str | Non
         created, row_id = key(items[-1])
         return items, encode_cursor(created, row_id)
     return items, None
+
+
+_ONE_MS = timedelta(milliseconds=1)
+
+
+def _millisecond(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
+
+
+def time_range(
+    column: Any, after: datetime | None, before: datetime | None
+) -> list[sa.ColumnElement[bool]]:
+    """`after <= column < before`, both bounds inclusive at the millisecond precision
+    timestamps are emitted with, so a value read from a row matches that row."""
+    where: list[sa.ColumnElement[bool]] = []
+    if after is not None:
+        where.append(column >= _millisecond(after))
+    if before is not None:
+        try:
+            where.append(column < _millisecond(before) + _ONE_MS)
+        except OverflowError:  # the last representable instant: nothing lies beyond it
+            where.append(column <= before)
+    return where

@@ -113,3 +113,36 @@ class Ask:
 @pytest.fixture
 def ask(agent: Agent, sessionmaker: Any) -> Ask:
     return Ask(agent, sessionmaker)
+
+
+@pytest.fixture(scope="session")
+def chat_server() -> Any:
+    """A real HTTP server on loopback speaking OpenAI's chat protocol, playing scripts."""
+    from tests.llm.chat_server import start_chat_server
+
+    server, runner, thread = start_chat_server()
+    yield server
+    runner.should_exit = True
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def provider_ask(app: Any, sessionmaker: Any, chat_server: Any) -> Ask:
+    """`ask` with replies written by the chat server (OpenAI-compatible responder)."""
+    from deskpilot.agent.resources import knowledge_for
+    from deskpilot.agent.training import TrainingLibrary
+    from deskpilot.crawl.resources import embedder_for
+    from deskpilot.llm import OpenAIConfig, OpenAIResponder
+
+    ctx = app.state.deskpilot.tasks
+    embedder = embedder_for(ctx)
+    config = OpenAIConfig(
+        base_url=chat_server.base_url, model="test-model", max_retries=1, backoff_initial=0.01
+    )
+    agent = Agent(
+        knowledge=knowledge_for(ctx),
+        training=TrainingLibrary(embedder, embedder.dimension),
+        embedder=embedder,
+        responder=OpenAIResponder(config),
+    )
+    return Ask(agent, sessionmaker)

@@ -65,6 +65,17 @@ class TestHandoff:
         if level >= 2:
             # Levels 2 and 3 collect name and email when they are not known yet.
             assert "name and email address" in outcome.reply
+        # Level 3 wants a problem statement, and the contact has not given one.
+        assert ("describe the problem" in outcome.reply) == (level == 3)
+
+    async def test_a_described_problem_is_not_asked_for_again(self, client, ask, shop):
+        from deskpilot.llm import ConversationTurn
+
+        await client.patch("/handoff-settings", json={"preset_level": 3}, headers=shop.headers)
+        history = [ConversationTurn("contact", "My tent pole snapped on the first night out")]
+        outcome = await ask(shop, "I want to talk to a person", history=history)
+        assert outcome.decision == "handoff"
+        assert "describe the problem" not in outcome.reply
 
     async def test_asking_for_a_person_does_not_hand_off_at_level_0(self, client, ask, shop):
         await client.patch("/handoff-settings", json={"preset_level": 0}, headers=shop.headers)

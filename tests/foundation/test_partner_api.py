@@ -31,7 +31,12 @@ class TestCreateOrg:
         body = (await client.get(f"/partner/v1/orgs/{org.id}", headers=partner.headers)).json()
         assert body["language"] == "en"
         assert body["health"] == "new"
-        assert body["stats"] == {"users": 0, "synced_pages": 0, "published_training": 0}
+        assert body["stats"] == {
+            "users": 0,
+            "sessions_30d": 0,
+            "synced_pages": 0,
+            "published_training": 0,
+        }
 
     async def test_duplicate_external_id_is_a_conflict(self, client, sessionmaker):
         partner = await make_partner(sessionmaker)

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deskpilot import db as database
@@ -104,7 +105,9 @@ async def evaluate(
             TextColumn("{task.fields[status]}"),
             TimeElapsedColumn(),
         )
-        with Progress(*columns, disable=not show_progress) as progress:
+        # On stderr: stdout carries the report.
+        console = Console(stderr=True)
+        with Progress(*columns, console=console, disable=not show_progress) as progress:
             bar = progress.add_task("eval", total=len(items), status="")
             for item in items:
                 async with sessionmaker() as session:

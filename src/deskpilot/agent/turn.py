@@ -23,8 +23,9 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from deskpilot.agent.summary import summarize
 from deskpilot.agent.training import SCENARIO, TrainingLibrary
-from deskpilot.agent.understand import Understanding, understand
+from deskpilot.agent.understand import Understanding, detect_small_talk, understand, wants_human
 from deskpilot.indexing import Embedder
 from deskpilot.knowledge.service import KnowledgeBase
 from deskpilot.llm import (
@@ -464,10 +465,15 @@ class Agent:
             text = phrase("handoff_closed", language, when=_when(back_at))
         else:
             text = phrase("handoff", language)
+        if toggles.require_problem_description and not _described(turn, seen):
+            text = f"{text} {phrase('describe', language)}"
         missing = [f for f in toggles.collect_fields if f not in turn.known_fields]
         if missing:
             text = f"{text} {phrase('collect', language, fields=_field_list(missing, language))}"
-        summary = _summary(turn, seen, explanation)
+        turns = [*turn.history, ConversationTurn("contact", turn.message)]
+        summary = summarize(turns, outcome=f"Handed off: {explanation}")
+        if seen.frustrated:
+            summary += "\nThe contact seems frustrated."
         handoff = Handoff(
             reasons=[reason],
             explanation=explanation,
@@ -597,6 +603,7 @@ class Agent:
         return [name for _, name in scored[: self.config.max_tags]]
 
 
+_WORD = re.compile(r"\w+")
 _VERSION = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.]*\d)")
 _PRICE_QUESTION = re.compile(
     r"\b(?:how much|cost|costs|price|prices|pricing|fee|fees|per month|a month|monthly|"
@@ -622,6 +629,19 @@ def _unsupported(question: str, hits: Sequence[SearchHit], reply: str) -> list[s
     if _PRICE_QUESTION.search(question) and not _PRICE.search(reply):
         problems.append("a price question, and the reply names no price")
     return problems
+
+
+def _described(turn: TurnInput, seen: Understanding) -> bool:
+    """Whether the contact has said what the problem is: a message that is more than a
+    request for a person or small talk."""
+    said = [t.text for t in turn.history if t.role == "contact"]
+    if not (seen.wants_human or seen.small_talk):
+        said.append(turn.message)
+    return any(
+        len(_WORD.findall(text)) >= 4 and not detect_small_talk(text)
+        for text in said
+        if not wants_human(text)
+    )
 
 
 def _silent(turn: TurnInput, debug: dict[str, Any]) -> TurnOutcome:
@@ -700,22 +720,3 @@ def _field_list(fields: Sequence[str], language: str | None) -> str:
     if len(words) == 1:
         return words[0]
     return f"{', '.join(words[:-1])} {names['and']} {words[-1]}"
-
-
-def _summary(turn: TurnInput, seen: Understanding, explanation: str) -> str:
-    """A short handoff summary for the agent who picks the conversation up: what the contact
-    asked first, what they said last, and why the AI handed off."""
-    asked = next((t.text for t in turn.history if t.role == "contact"), None)
-    parts = []
-    if asked and asked.strip() != turn.message.strip():
-        parts.append(f"First asked: {_clip(asked)}")
-    parts.append(f"Last message: {_clip(turn.message)}")
-    parts.append(f"Handoff: {explanation}")
-    if seen.frustrated:
-        parts.append("The contact seems frustrated.")
-    return "\n".join(parts)
-
-
-def _clip(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -14,21 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deskpilot.contacts.schemas import MAX_CUSTOM_DATA_KEYS, ContactInput
 from deskpilot.errors import Conflict, InvalidInput, NotFound
 from deskpilot.models import Contact, utcnow
-from deskpilot.pagination import apply_cursor, page_of
+from deskpilot.pagination import apply_cursor, page_of, time_range
 from deskpilot.tenancy import org_scoped
-
-_ONE_MS = timedelta(milliseconds=1)
-
-
-def _millisecond(moment: datetime) -> datetime:
-    return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
-
-
-def _end_of_millisecond(moment: datetime) -> datetime:
-    try:
-        return _millisecond(moment) + _ONE_MS
-    except OverflowError:  # the last representable instant: nothing lies beyond it
-        return moment
 
 
 def email_key(email: str) -> str:
@@ -169,14 +156,10 @@ async def list_contacts(
     """Newest first. The date bounds are inclusive at the millisecond precision timestamps
     are emitted with, so a value read from a contact matches that contact."""
     stmt = org_scoped(Contact, org_id)
-    if created_after is not None:
-        stmt = stmt.where(Contact.created_at >= _millisecond(created_after))
-    if created_before is not None:
-        stmt = stmt.where(Contact.created_at < _end_of_millisecond(created_before))
-    if updated_after is not None:
-        stmt = stmt.where(Contact.updated_at >= _millisecond(updated_after))
-    if updated_before is not None:
-        stmt = stmt.where(Contact.updated_at < _end_of_millisecond(updated_before))
+    stmt = stmt.where(
+        *time_range(Contact.created_at, created_after, created_before),
+        *time_range(Contact.updated_at, updated_after, updated_before),
+    )
     if email is not None:
         stmt = stmt.where(Contact.email_key == email_key(email))
     if phone_number is not None:

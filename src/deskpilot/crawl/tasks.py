@@ -557,7 +557,8 @@ async def sync_page(ctx: TaskContext, *, page_id: str) -> None:
 
 
 async def scheduler_tick(ctx: TaskContext) -> None:
-    """Start due re-crawls, hand orphaned jobs to a runner, embed leftover chunks."""
+    """The crawl feature's periodic work (`deskpilot.tasks` calls it on every tick): start
+    due re-crawls, hand orphaned jobs to a runner, embed leftover chunks."""
     async with transaction(ctx.sessionmaker) as session:
         due = await scheduling.claim_due_recrawls(session)
     async with ctx.sessionmaker() as session:
@@ -601,16 +602,6 @@ async def take_over_jobs(ctx: TaskContext) -> None:
         )
     for job_id in job_ids:
         await ctx.queue.enqueue("run_crawl", job_id=str(job_id))
-
-
-async def run_scheduler(ctx: TaskContext) -> None:
-    """Tick forever; a failing tick is logged and the next one tries again."""
-    while True:
-        try:
-            await scheduler_tick(ctx)
-        except Exception:
-            log.exception("jobs.scheduler_tick_failed")
-        await asyncio.sleep(ctx.settings.JOBS_SCHEDULER_INTERVAL_SECONDS)
 
 
 TASKS: dict[str, TaskFunction] = {

@@ -19,6 +19,7 @@ Phrase = Literal[
     "no_human",
     "team_away",
     "declined_topic",
+    "describe",
 ]
 
 _PHRASES: dict[str, dict[Phrase, str]] = {
@@ -36,6 +37,7 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
         "question.",
         "team_away": "Our team is away right now and will be back on {when}.",
         "declined_topic": "Sorry, I can't help with that request.",
+        "describe": "To help them help you quickly, please describe the problem in a few words.",
         "intro": "Here's what I found:",
         "also": "Also:",
         "no_answer": "Sorry, I couldn't find this in the information I have.",
@@ -56,6 +58,7 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
         "con tu pregunta.",
         "team_away": "Nuestro equipo no está disponible ahora y volverá el {when}.",
         "declined_topic": "Lo siento, no puedo ayudarte con esa solicitud.",
+        "describe": "Para que puedan ayudarte rápido, describe el problema en pocas palabras.",
         "intro": "Esto es lo que he encontrado:",
         "also": "Además:",
         "no_answer": "Lo siento, no he encontrado esto en la información de la que dispongo.",
@@ -77,6 +80,7 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
         "vous aider pour votre question.",
         "team_away": "Notre équipe est absente pour le moment et sera de retour le {when}.",
         "declined_topic": "Désolé, je ne peux pas vous aider pour cette demande.",
+        "describe": "Pour qu'elle vous aide rapidement, décrivez le problème en quelques mots.",
         "intro": "Voici ce que j'ai trouvé :",
         "also": "De plus :",
         "no_answer": "Désolé, je n'ai pas trouvé cette information dans ce dont je dispose.",
@@ -98,6 +102,7 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
         "bei Ihrer Frage.",
         "team_away": "Unser Team ist gerade nicht erreichbar und ist ab {when} wieder da.",
         "declined_topic": "Bei dieser Anfrage kann ich leider nicht helfen.",
+        "describe": "Damit man Ihnen schnell hilft, beschreiben Sie das Problem bitte kurz.",
         "intro": "Folgendes habe ich gefunden:",
         "also": "Außerdem:",
         "no_answer": "Leider habe ich dazu in meinen Informationen nichts gefunden.",

@@ -3,6 +3,12 @@
 from deskpilot.models.ai_settings import AutopilotSettings, HandoffSettings
 from deskpilot.models.base import Base, utcnow
 from deskpilot.models.contact import Contact
+from deskpilot.models.conversation import (
+    ChatEvent,
+    ChatSession,
+    ChatTicketCounter,
+    chat_session_tags,
+)
 from deskpilot.models.knowledge import Chunk, CrawlJob, Datasource, KnowledgeChange, Page
 from deskpilot.models.office_hours import OfficeHoursSchedule, OfficeHoursShift
 from deskpilot.models.org import Org, OrgApiKey
@@ -14,6 +20,9 @@ from deskpilot.models.user import DashboardSession, LoginLink, OrgMembership, Us
 __all__ = [
     "AutopilotSettings",
     "Base",
+    "ChatEvent",
+    "ChatSession",
+    "ChatTicketCounter",
     "Chunk",
     "Contact",
     "CrawlJob",
@@ -35,5 +44,6 @@ __all__ = [
     "TrainingItem",
     "TrainingVersion",
     "User",
+    "chat_session_tags",
     "utcnow",
 ]

@@ -13,7 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskpilot import credentials
 from deskpilot.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthorized
-from deskpilot.models import DashboardSession, Org, OrgApiKey, OrgMembership, Page, utcnow
+from deskpilot.models import (
+    ChatSession,
+    DashboardSession,
+    Org,
+    OrgApiKey,
+    OrgMembership,
+    Page,
+    utcnow,
+)
 from deskpilot.models.training import TrainingItem
 from deskpilot.pagination import apply_cursor, contains_pattern, page_of
 from deskpilot.partner.schemas import OrgCreate, OrgHealth, OrgUpdate
@@ -21,6 +29,7 @@ from deskpilot.tenancy import org_scoped
 
 MAX_ACTIVE_KEYS = 25
 REVOKED_KEYS_LISTED_FOR = timedelta(days=30)
+SESSIONS_WINDOW = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +68,15 @@ async def _count_by_org(
 async def org_activity(
     session: AsyncSession, *, org_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, OrgActivity]:
-    """Counts per org, one grouped query per table. Conversations have no table yet, so
-    `sessions_30d` is zero until the feature that owns them lands."""
+    """Counts per org, one grouped query per table; `sessions_30d` counts the chat
+    sessions started in the last 30 days."""
     users = await _count_by_org(session, org_ids, OrgMembership.org_id)
+    sessions = await _count_by_org(
+        session,
+        org_ids,
+        ChatSession.org_id,
+        ChatSession.created_at >= utcnow() - SESSIONS_WINDOW,
+    )
     pages = await _count_by_org(session, org_ids, Page.org_id, Page.status == "synced")
     training = await _count_by_org(
         session,
@@ -73,7 +88,7 @@ async def org_activity(
     return {
         org_id: OrgActivity(
             users=users[org_id],
-            sessions_30d=0,
+            sessions_30d=sessions[org_id],
             synced_pages=pages[org_id],
             published_training=training[org_id],
         )

@@ -56,6 +56,7 @@ async def _org_reads(db: Db, orgs: list[Org]) -> list[OrgRead]:
             health=org_service.org_health(org, activity[org.id], now=now),
             stats=OrgStats(
                 users=activity[org.id].users,
+                sessions_30d=activity[org.id].sessions_30d,
                 synced_pages=activity[org.id].synced_pages,
                 published_training=activity[org.id].published_training,
             ),

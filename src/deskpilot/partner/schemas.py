@@ -86,6 +86,7 @@ class OrgCreated(BaseModel):
 
 class OrgStats(BaseModel):
     users: int
+    sessions_30d: int
     synced_pages: int
     published_training: int
 

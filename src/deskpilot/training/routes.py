@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
+from deskpilot.agent.learn import draft_from_session
 from deskpilot.agent.resources import agent_for
 from deskpilot.agent.search import search_training_and_pages
 from deskpilot.deps import CurrentOrg, Db, State
@@ -19,6 +20,7 @@ from deskpilot.training.schemas import (
     DirectoryRead,
     DirectoryUpdate,
     DraftToggle,
+    GenerateFromSession,
     TrainingCreate,
     TrainingMove,
     TrainingRead,
@@ -44,6 +46,16 @@ async def search_training(
 ) -> TrainingSearchResults:
     results = await search_training_and_pages(db, agent_for(state.tasks), org_id=org.id, body=body)
     return TrainingSearchResults(results=results)
+
+
+@router.post(
+    "/training/generate-from-session",
+    status_code=status.HTTP_201_CREATED,
+    summary="A draft SCENARIO_SPECIFIC entry from a conversation's question and its answer",
+)
+async def generate_from_session(body: GenerateFromSession, org: CurrentOrg, db: Db) -> TrainingRead:
+    item = await draft_from_session(db, org_id=org.id, session_id=body.session_id)
+    return TrainingRead.model_validate(item)
 
 
 @router.get("/training/directories", summary="Every directory, newest first")

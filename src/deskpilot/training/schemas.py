@@ -183,3 +183,7 @@ class TrainingSearchResult(BaseModel):
 
 class TrainingSearchResults(BaseModel):
     results: list[TrainingSearchResult]
+
+
+class GenerateFromSession(BaseModel):
+    session_id: uuid.UUID
