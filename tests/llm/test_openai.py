@@ -1,5 +1,5 @@
 """The OpenAI-compatible responder against real HTTP servers on loopback: a scripted one for
-failures (retries, timeouts, errors) and llama.cpp's server with SmolLM2 for the real thing."""
+failures (retries, timeouts, errors) and SmolLM2 behind a real server for the real thing."""
 
 from __future__ import annotations
 
@@ -238,8 +238,9 @@ class TestStream:
 
 
 @pytest.mark.slow
-class TestLlamaCppServer:
-    """SmolLM2-135M behind llama-cpp-python's OpenAI-compatible server: the real protocol.
+class TestRealModelServer:
+    """SmolLM2-135M behind an OpenAI-compatible server (tests/llm/model_server.py): the real
+    protocol and a real model.
 
     One short passage keeps the prompt small: a CPU evaluates it in a few seconds.
     """
@@ -250,15 +251,15 @@ class TestLlamaCppServer:
             base_url=base_url, model="smollm2", max_tokens=32, temperature=0, read_timeout=120
         )
 
-    async def test_reply_from_a_real_model(self, llama_server: str) -> None:
-        async with OpenAIResponder(self.config(llama_server)) as llm:
+    async def test_reply_from_a_real_model(self, real_model_server: str) -> None:
+        async with OpenAIResponder(self.config(real_model_server)) as llm:
             reply = await llm.reply(request_for("How do I add a search box?", corpus()[1:2]))
         assert reply.text.strip()
         assert 0.0 <= reply.confidence <= 1.0
         assert {c.url for c in reply.citations} <= {ADMIN}
 
-    async def test_stream_from_a_real_model(self, llama_server: str) -> None:
-        async with OpenAIResponder(self.config(llama_server)) as llm:
+    async def test_stream_from_a_real_model(self, real_model_server: str) -> None:
+        async with OpenAIResponder(self.config(real_model_server)) as llm:
             stream = llm.stream(request_for("How do I add a search box?", corpus()[1:2]))
             deltas = [delta async for delta in stream]
         assert len(deltas) > 3
