@@ -152,14 +152,19 @@ async def _store_chunks(
     """Replace the page's chunks; a chunk whose text is unchanged keeps its vector."""
     assert result.page is not None
     chunks = chunker_for(ctx).chunk(result.page, page_key=str(page.id))
+    model_id = embedder_for(ctx).model_id
+    # Only vectors of the model in use are reusable (not those of a replaced model).
     old = {
         row.content_hash: row.embedding
         for row in await session.scalars(
-            sa.select(Chunk).where(Chunk.page_id == page.id, Chunk.has_embedding.is_(True))
+            sa.select(Chunk).where(
+                Chunk.page_id == page.id,
+                Chunk.has_embedding.is_(True),
+                Chunk.embedding_model == model_id,
+            )
         )
     }
     await session.execute(sa.delete(Chunk).where(Chunk.page_id == page.id))
-    model_id = embedder_for(ctx).model_id
     now = utcnow()
     rows = []
     for chunk in chunks:
@@ -556,9 +561,39 @@ async def sync_page(ctx: TaskContext, *, page_id: str) -> None:
 # --- scheduler ---
 
 
+async def requeue_other_models(ctx: TaskContext) -> int:
+    """Chunks embedded by another model than this process's (an upgrade changed the model,
+    the install switched provider) are queued for embedding again; their old vectors keep
+    serving until then when the dimension allows. Checked once per process."""
+    if ctx.resources.get("embeddings_checked"):
+        return 0
+    async with ctx.sessionmaker() as session:
+        embedded = await session.scalar(
+            sa.select(Chunk.id).where(Chunk.has_embedding.is_(True)).limit(1)
+        )
+    if embedded is None:
+        return 0  # nothing embedded yet: no model to load for this check (asked again later)
+    embedder = embedder_for(ctx)
+    await embedder.load()
+    async with transaction(ctx.sessionmaker) as session:
+        result = await session.execute(
+            sa.update(Chunk)
+            .where(Chunk.has_embedding.is_(True), Chunk.embedding_model != embedder.model_id)
+            .values(has_embedding=False)
+            .execution_options(synchronize_session=False)
+        )
+    ctx.resources["embeddings_checked"] = True
+    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if count:
+        log.info("crawl.reembedding", chunks=count, model=embedder.model_id)
+    return count
+
+
 async def scheduler_tick(ctx: TaskContext) -> None:
     """The crawl feature's periodic work (`deskpilot.tasks` calls it on every tick): start
-    due re-crawls, hand orphaned jobs to a runner, embed leftover chunks."""
+    due re-crawls, hand orphaned jobs to a runner, embed leftover chunks (also those another
+    model embedded)."""
+    await requeue_other_models(ctx)
     async with transaction(ctx.sessionmaker) as session:
         due = await scheduling.claim_due_recrawls(session)
     async with ctx.sessionmaker() as session:

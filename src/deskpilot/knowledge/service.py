@@ -66,7 +66,9 @@ class KnowledgeBase:
         vectors = np.zeros((len(rows), dimension), dtype=np.float32)
         chunks = []
         for i, (chunk, page) in enumerate(rows):
-            if chunk.embedding is not None:
+            # A vector of another dimension (left by a replaced model until it is embedded
+            # again) cannot serve: the chunk is searched lexically meanwhile.
+            if chunk.embedding is not None and len(chunk.embedding) == 4 * dimension:
                 vectors[i] = np.frombuffer(chunk.embedding, dtype=np.float32)
             heading_path = tuple(chunk.heading_path or ())
             title = page.title or page.url
