@@ -37,6 +37,7 @@ from deskpilot.ratelimit import RateLimiter
 from deskpilot.retrieval import KnowledgeIndex, Retriever
 from deskpilot.tasks import TASKS, run_scheduler
 from deskpilot.training import routes as training_routes
+from deskpilot.widget import routes as widget_routes
 
 DASHBOARD_DIR = Path(__file__).parent / "dashboard"
 
@@ -136,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations_routes.router)
     app.include_router(orgsettings_routes.router)
     app.include_router(auth_routes.router)
+    app.include_router(widget_routes.auth_router)
+    app.include_router(widget_routes.router)
     app.include_router(dashboard_pages.router)
     app.mount(
         "/static/dashboard",
@@ -145,7 +148,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.MAX_BODY_BYTES,
-        limit_for=lambda path: conversations_routes.body_limit(path, settings.MAX_BODY_BYTES),
+        limit_for=lambda path: widget_routes.body_limit(
+            path, conversations_routes.body_limit(path, settings.MAX_BODY_BYTES)
+        ),
     )
     app.add_middleware(RequestContextMiddleware)
     return app

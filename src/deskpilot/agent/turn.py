@@ -124,8 +124,10 @@ class AgentConfig:
     # A reply below this confidence is not sent as an answer.
     min_confidence: float = 0.35
     # Autopilot topics: cosine between message and topic, or share of the topic's terms.
-    topic_cosine: float = 0.55
-    topic_terms: float = 0.75
+    # Generous on purpose: a false match costs a handoff, a missed one an AI answer on a
+    # subject the org reserved for its people.
+    topic_cosine: float = 0.5
+    topic_terms: float = 0.5
     # Auto-tagging: cosine between the conversation and "name: description".
     tag_cosine: float = 0.42
     max_tags: int = 3

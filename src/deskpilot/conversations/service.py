@@ -230,7 +230,7 @@ async def list_sessions(
     return page_of(rows, limit, lambda session: (session.created_at, session.id))
 
 
-def _custom_data_matches(
+def custom_data_matches(
     dialect: str, pairs: Mapping[str, str | bool | int | float]
 ) -> list[sa.ColumnElement[bool]]:
     """Every pair equal, type included ("1" is not 1, true is not 1)."""
@@ -304,7 +304,7 @@ def _filter_conditions(
             else ChatSession.handoff_at.is_(None)
         )
     if filters.custom_data:
-        where.extend(_custom_data_matches(dialect, filters.custom_data))
+        where.extend(custom_data_matches(dialect, filters.custom_data))
     if filters.search:
         where.append(
             sa.exists(

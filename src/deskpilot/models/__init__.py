@@ -16,6 +16,14 @@ from deskpilot.models.partner import Partner, PartnerApiKey
 from deskpilot.models.tag import Tag
 from deskpilot.models.training import TrainingDirectory, TrainingItem, TrainingVersion
 from deskpilot.models.user import DashboardSession, LoginLink, OrgMembership, User
+from deskpilot.models.widget import (
+    WidgetContactSettings,
+    WidgetCsat,
+    WidgetMessage,
+    WidgetSession,
+    WidgetUpload,
+    WidgetVote,
+)
 
 __all__ = [
     "AutopilotSettings",
@@ -44,6 +52,12 @@ __all__ = [
     "TrainingItem",
     "TrainingVersion",
     "User",
+    "WidgetContactSettings",
+    "WidgetCsat",
+    "WidgetMessage",
+    "WidgetSession",
+    "WidgetUpload",
+    "WidgetVote",
     "chat_session_tags",
     "utcnow",
 ]

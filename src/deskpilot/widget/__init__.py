@@ -1,0 +1,1 @@
+"""Widget API (API.md 4): routes, contact tokens and the rules behind them."""
