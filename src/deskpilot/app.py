@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from deskpilot import db as database
-from deskpilot import health
+from deskpilot import events, health
 from deskpilot.auth import routes as auth_routes
 from deskpilot.config import Settings
 from deskpilot.contacts import routes as contacts_routes
@@ -26,6 +26,7 @@ from deskpilot.crawl.resources import LazyEmbedder, close_resources
 from deskpilot.dashboard import pages as dashboard_pages
 from deskpilot.deps import AppState
 from deskpilot.error_handlers import install_error_handlers
+from deskpilot.events import create_event_bus
 from deskpilot.jobs import TaskContext, create_queue
 from deskpilot.knowledge.service import KnowledgeBase
 from deskpilot.logging import configure_logging
@@ -75,7 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = database.create_engine(settings)
-        sessionmaker = database.create_sessionmaker(engine)
+        bus = await create_event_bus(settings)
+        # Every unit of work carries the bus, so services publish after their commit.
+        sessionmaker = database.create_sessionmaker(engine, info={events.INFO_KEY: bus})
         limiter = RateLimiter(redis_url=settings.REDIS_URL, enabled=settings.RATE_LIMIT_ENABLED)
         embedder = LazyEmbedder(settings)
         index = KnowledgeIndex(dimension=embedder.dimension)
@@ -86,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             sessionmaker=sessionmaker,
             queue=queue,
-            resources={"embedder": embedder, "knowledge": knowledge},
+            resources={"embedder": embedder, "knowledge": knowledge, "events": bus},
         )
         await queue.start(context)
         app.state.deskpilot = AppState(
@@ -99,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             queue=queue,
             knowledge=knowledge,
             tasks=context,
+            events=bus,
         )
         scheduler = None
         if settings.JOBS_BACKEND == "inprocess":
@@ -116,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await close_resources(context)
             await embedder.aclose()
             await limiter.close()
+            await bus.close()
             await engine.dispose()
 
     app = FastAPI(

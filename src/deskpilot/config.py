@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     PORT: int = Field(default=8000, ge=1, le=65535)
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     LOG_FORMAT: Literal["console", "json"] = "console"
-    # Redis makes rate limits (and later live events and jobs) shared by every process.
+    # Redis makes rate limits and live events (and jobs, see JOBS_BACKEND) shared by every process.
     REDIS_URL: str = ""
     # Peers whose X-Forwarded-For / X-Forwarded-Proto headers are believed (CIDRs).
     TRUSTED_PROXIES: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     JOBS_CONCURRENCY: int = Field(default=2, ge=1, le=64)
     JOBS_SCHEDULER_INTERVAL_SECONDS: float = Field(default=30, gt=0)
     JOBS_LEASE_SECONDS: int = Field(default=60, ge=5)
+    # Live updates go through Redis pub/sub when REDIS_URL is set; channels and the streams'
+    # shared state live under this prefix (separate installs on one Redis need different ones).
+    EVENTS_PREFIX: str = Field(default="deskpilot:events", min_length=1, max_length=100)
     # The crawler refuses private, loopback and link-local addresses unless this is true.
     CRAWLER_ALLOW_PRIVATE_NETWORKS: bool = False
     # Pages in flight per crawl; requests in flight per host; gap between request starts.

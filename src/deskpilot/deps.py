@@ -19,6 +19,7 @@ from deskpilot import clientip
 from deskpilot import db as database
 from deskpilot.config import Settings
 from deskpilot.errors import PermissionDenied, Unauthorized
+from deskpilot.events import EventBus
 from deskpilot.jobs import JobQueue, TaskContext
 from deskpilot.knowledge.service import KnowledgeBase
 from deskpilot.models import Org, Partner
@@ -38,6 +39,7 @@ class AppState:
     queue: JobQueue
     knowledge: KnowledgeBase
     tasks: TaskContext
+    events: EventBus
 
 
 def get_state(request: Request) -> AppState:

@@ -115,7 +115,7 @@ class TestConfigAndPrelude:
             "sessionsPollingIntervalSeconds": 30,
             "sessionPollingIntervalSeconds": 5,
             "modes": [],
-            "push": {"sse": False},
+            "push": {"sse": True},
         }
         assert response.headers["X-RateLimit-Limit"] == "120"
 

@@ -19,8 +19,9 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from deskpilot import events
 from deskpilot.agent.resources import agent_for
-from deskpilot.agent.turn import TurnInput, TurnOutcome
+from deskpilot.agent.turn import Agent, TurnInput, TurnOutcome
 from deskpilot.contacts.service import contact_segments
 from deskpilot.conversations import service as conversations
 from deskpilot.db import transaction
@@ -89,32 +90,36 @@ async def agent_turn(ctx: TaskContext, *, org_id: str, session_id: str, event_id
     if not await _claim(ctx, event_uuid):
         return
     agent = agent_for(ctx)
-    async with transaction(ctx.sessionmaker) as db:
-        session = await conversations.get_session(
-            db, org_id=uuid.UUID(org_id), session_id=uuid.UUID(session_id)
-        )
-        event = await db.get(ChatEvent, event_uuid)
-        if event is None or event.session_id != session.id:
-            return
-        if session.status != "open" or event.redacted:
-            event.reply_state = "done"
-            return
-        contact = await db.get(Contact, session.contact_id) if session.contact_id else None
-        history = await conversations.recent_turns(db, session=session, before_seq=event.seq)
-        turn = TurnInput(
-            org_id=session.org_id,
-            message=event.text or "",
-            channel=session.channel,  # type: ignore[arg-type]
-            history=history,
-            segments=contact_segments(contact),
-            known_fields=_known_fields(contact),
-            language=session.language,
-            human_owned=conversations.is_human_owned(session),
-            handed_off=conversations.is_handed_off(session),
-            unproductive_replies=session.ai_unproductive_replies,
-        )
-        outcome = await agent.run(db, turn)
-        await _store(db, session=session, event=event, outcome=outcome)
+    bus = events.bus_of(ctx.sessionmaker)
+    typing = False
+    try:
+        async with transaction(ctx.sessionmaker) as db:
+            session = await conversations.get_session(
+                db, org_id=uuid.UUID(org_id), session_id=uuid.UUID(session_id)
+            )
+            event = await db.get(ChatEvent, event_uuid)
+            if event is None or event.session_id != session.id:
+                return
+            if session.status != "open" or event.redacted:
+                event.reply_state = "done"
+                return
+            if not (conversations.is_human_owned(session) or conversations.is_handed_off(session)):
+                # The widget shows the AI writing while the turn runs (API.md 4.3).
+                typing = True
+                await events.publish_typing(
+                    bus, org_id=session.org_id, session_id=session.id, kind="ai", active=True
+                )
+            outcome = await _run_turn(db, agent, session=session, event=event)
+    finally:
+        if typing:
+            # After the commit above published the reply, or after a failed turn.
+            await events.publish_typing(
+                bus,
+                org_id=uuid.UUID(org_id),
+                session_id=uuid.UUID(session_id),
+                kind="ai",
+                active=False,
+            )
     log.info(
         "agent.turn",
         org_id=org_id,
@@ -123,6 +128,29 @@ async def agent_turn(ctx: TaskContext, *, org_id: str, session_id: str, event_id
         ms=outcome.debug.get("timings_ms", {}).get("total"),
     )
     await _next_waiting(ctx, uuid.UUID(session_id))
+
+
+async def _run_turn(
+    db: AsyncSession, agent: Agent, *, session: ChatSession, event: ChatEvent
+) -> TurnOutcome:
+    """Decide the reply to `event` and store it, in the caller's transaction."""
+    contact = await db.get(Contact, session.contact_id) if session.contact_id else None
+    history = await conversations.recent_turns(db, session=session, before_seq=event.seq)
+    turn = TurnInput(
+        org_id=session.org_id,
+        message=event.text or "",
+        channel=session.channel,  # type: ignore[arg-type]
+        history=history,
+        segments=contact_segments(contact),
+        known_fields=_known_fields(contact),
+        language=session.language,
+        human_owned=conversations.is_human_owned(session),
+        handed_off=conversations.is_handed_off(session),
+        unproductive_replies=session.ai_unproductive_replies,
+    )
+    outcome = await agent.run(db, turn)
+    await _store(db, session=session, event=event, outcome=outcome)
+    return outcome
 
 
 async def _store(

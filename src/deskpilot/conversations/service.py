@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from deskpilot import events
 from deskpilot.agent.summary import sentiment_of, summarize
 from deskpilot.contacts.schemas import MAX_CUSTOM_DATA_KEYS, ContactInput
 from deskpilot.contacts.service import get_contact, update_contact, upsert_contact
@@ -483,6 +484,17 @@ async def _append(
     )
     db.add(event)
     await db.flush()
+    # Live streams hear of it once committed; hidden types are filtered by each reader.
+    events.publish_history_after_commit(
+        db,
+        org_id=session.org_id,
+        session_id=session.id,
+        event_id=event.id,
+        seq=seq,
+        type=type,
+        sender_type=sender_type,
+        created_at=now.isoformat(),
+    )
     return event
 
 

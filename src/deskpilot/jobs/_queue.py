@@ -140,14 +140,19 @@ async def run_worker(
 
     async def startup(arq_ctx: dict[str, Any]) -> None:
         from deskpilot import db as database
+        from deskpilot import events
 
         engine = database.create_engine(settings)
+        bus = await events.create_event_bus(settings)
         queue = RedisQueue(settings.REDIS_URL, settings.JOBS_QUEUE_NAME)
         context = TaskContext(
-            settings=settings, sessionmaker=database.create_sessionmaker(engine), queue=queue
+            settings=settings,
+            sessionmaker=database.create_sessionmaker(engine, info={events.INFO_KEY: bus}),
+            queue=queue,
         )
         await queue.start(context)
         context.resources["engine"] = engine
+        context.resources["events"] = bus
         state["context"] = context
         await on_startup(context)
 
@@ -157,6 +162,7 @@ async def run_worker(
             return
         await on_shutdown(context)
         await context.queue.close()
+        await context.resources["events"].close()
         await context.resources["engine"].dispose()
 
     worker = Worker(

@@ -21,6 +21,9 @@ from deskpilot.widget.tokens import read_contact_token
 WIDGET_PER_MINUTE = 120
 SEND_PER_MINUTE = 20
 CREATE_UNVERIFIED_PER_MINUTE = 10
+STREAM_CONNECTS_PER_MINUTE = 30  # per contact
+# [OpenCX] figure of API.md 1.8: stream connects per org.
+STREAM_CONNECTS_PER_ORG_PER_MINUTE = 1000
 
 _WIDGET_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -59,7 +62,11 @@ async def widget_viewer(request: Request, org: WidgetOrg, db: Db, state: State) 
     if contact is None:
         raise Unauthorized("Contact token is not valid for this widget")
     return Viewer(
-        org_id=org.id, contact=contact, verified=claims.verified, device_id=claims.token_id
+        org_id=org.id,
+        contact=contact,
+        verified=claims.verified,
+        device_id=claims.token_id,
+        token_expires_at=claims.expires_at,
     )
 
 

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
 from fastapi.responses import FileResponse
 from pydantic import TypeAdapter, ValidationError
@@ -22,18 +23,22 @@ from deskpilot.conversations.routes import attachment_store
 from deskpilot.conversations.schemas import MAX_ATTACHMENT_BYTES
 from deskpilot.db import run_after_commit
 from deskpilot.deps import AppState, ClientIP, CurrentOrg, Db, State
-from deskpilot.errors import InvalidInput, NotFound, PayloadTooLarge, RateLimited
+from deskpilot.errors import InvalidInput, NotFound, PayloadTooLarge, RateLimited, Unauthorized
 from deskpilot.models import ChatEvent, ChatSession, WidgetSession, utcnow
 from deskpilot.orgsettings import service as orgsettings
 from deskpilot.orgsettings.schemas import InputTimestamp
 from deskpilot.schemas import error_responses
-from deskpilot.widget import service
+from deskpilot.widget import service, stream
 from deskpilot.widget.deps import (
     CREATE_UNVERIFIED_PER_MINUTE,
     SEND_PER_MINUTE,
+    STREAM_CONNECTS_PER_MINUTE,
+    STREAM_CONNECTS_PER_ORG_PER_MINUTE,
     CurrentViewer,
     WidgetOrg,
     apply_quota,
+    widget_org,
+    widget_viewer,
 )
 from deskpilot.widget.schemas import (
     Assignee,
@@ -60,6 +65,8 @@ from deskpilot.widget.schemas import (
     SendFailure,
     SendSuccess,
     SessionCreateBody,
+    StreamTicketBody,
+    StreamTicketRead,
     Success,
     UploadResult,
     VoteBody,
@@ -70,8 +77,15 @@ from deskpilot.widget.schemas import (
     WidgetSessionPage,
     WidgetSessionRead,
 )
-from deskpilot.widget.service import SendRefused, SessionView
-from deskpilot.widget.tokens import mint_contact_token
+from deskpilot.widget.service import SendRefused, SessionView, Viewer
+from deskpilot.widget.tokens import (
+    STREAM_TICKET_TTL,
+    mint_contact_token,
+    mint_stream_ticket,
+    read_stream_ticket,
+)
+
+log = structlog.get_logger(__name__)
 
 PREFIX = "/backend/widget/v2"
 # chat/send waits this long for the AI (API.md 4.1).
@@ -274,7 +288,7 @@ async def read_config(org: WidgetOrg) -> WidgetConfig:
         sessionsPollingIntervalSeconds=SESSIONS_POLLING_SECONDS,
         sessionPollingIntervalSeconds=SESSION_POLLING_SECONDS,
         modes=[],
-        push=Push(sse=False),  # the stream endpoints are not built yet
+        push=Push(sse=True),
     )
 
 
@@ -482,6 +496,131 @@ async def submit_csat(body: CsatBody, viewer: CurrentViewer, db: Db) -> Success:
         system_message_uuid=body.system_message_uuid,
     )
     return Success(success=True)
+
+
+# --- push (API.md 4.3) ---------------------------------------------------------------------
+
+
+@router.post(
+    "/stream-ticket",
+    summary="A single-use, 60 s ticket to open the session's stream with EventSource",
+)
+async def create_stream_ticket(
+    body: StreamTicketBody, viewer: CurrentViewer, db: Db, state: State
+) -> StreamTicketRead:
+    await service.get_widget_session(db, viewer=viewer, session_id=body.session_id)
+    assert viewer.token_expires_at is not None
+    ticket, expires_at = mint_stream_ticket(
+        state.secret_key,
+        org_id=viewer.org_id,
+        contact_id=viewer.contact_id,
+        verified=viewer.verified,
+        device_id=viewer.device_id,
+        contact_expires_at=viewer.token_expires_at,
+        session_id=body.session_id,
+    )
+    return StreamTicketRead(ticket=ticket, expires_at=expires_at)
+
+
+async def _ticket_viewer(
+    db: AsyncSession, state: AppState, ticket: str, session_id: uuid.UUID
+) -> tuple[Viewer, uuid.UUID]:
+    claims = read_stream_ticket(state.secret_key, ticket)
+    if claims.session_id != session_id:
+        raise Unauthorized("Stream ticket is not valid for this session")
+    org = await service.find_org(db, org_id=claims.org_id)
+    contact = (
+        await service.find_contact(db, org_id=org.id, contact_id=claims.contact_id)
+        if org is not None
+        else None
+    )
+    if org is None or contact is None:
+        raise Unauthorized("Stream ticket is not valid")
+    viewer = Viewer(
+        org_id=org.id,
+        contact=contact,
+        verified=claims.verified,
+        device_id=claims.device_id,
+        token_expires_at=claims.contact_expires_at,
+    )
+    return viewer, claims.ticket_id
+
+
+def _event_id(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+@router.get(
+    "/stream/{sessionId}",
+    summary="Server-sent events of one session: messages, session changes, typing",
+    # No response_class: errors before the stream opens stay documented as JSON.
+    responses={200: {"content": {"text/event-stream": {}}, "description": "event stream"}},
+)
+async def open_stream(
+    sessionId: uuid.UUID,
+    request: Request,
+    response: Response,
+    db: Db,
+    state: State,
+    ip: ClientIP,
+    ticket: Annotated[str | None, Query(max_length=4096)] = None,
+    last_event_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> stream.EventStreamResponse:
+    """Auth by the usual headers or `?ticket=`; failures are JSON errors sent before the
+    stream opens. `Last-Event-ID` (or `last_event_id`) replays what came after it."""
+    ticket_id = None
+    if ticket is not None:
+        viewer, ticket_id = await _ticket_viewer(db, state, ticket, sessionId)
+    else:
+        viewer = await widget_viewer(
+            request, await widget_org(request, response, db, state, ip), db, state
+        )
+    quota = await state.limiter.hit(
+        "widget:stream", str(viewer.contact_id), STREAM_CONNECTS_PER_MINUTE
+    )
+    apply_quota(response, quota, request)
+    await state.limiter.hit(
+        "widget:stream-org", str(viewer.org_id), STREAM_CONNECTS_PER_ORG_PER_MINUTE
+    )
+    session, _ = await service.get_widget_session(db, viewer=viewer, session_id=sessionId)
+    if ticket_id is not None and not await state.events.claim_once(
+        f"ticket:{ticket_id}", int(STREAM_TICKET_TTL.total_seconds()) + 5
+    ):
+        raise Unauthorized("Stream ticket was already used")
+    # Without a resume point the client holds everything committed so far.
+    after_seq = session.event_seq
+    resume = _event_id(request.headers.get("last-event-id") or last_event_id)
+    if resume is not None:
+        found = await service.find_event_seq(db, session=session, event_id=resume)
+        if found is not None:
+            after_seq = found
+    holder = uuid.uuid4().hex
+    if not await state.events.acquire_slot(
+        stream.slot_key(viewer), holder, stream.MAX_STREAMS_PER_CONTACT, stream.SLOT_TTL_SECONDS
+    ):
+        raise RateLimited(
+            f"At most {stream.MAX_STREAMS_PER_CONTACT} streams per contact may be open",
+            retry_after=int(stream.HEARTBEAT_SECONDS),
+        )
+    assert viewer.token_expires_at is not None
+    public_url = state.settings.PUBLIC_URL
+    plan = stream.StreamPlan(
+        state=state,
+        viewer=viewer,
+        session_id=session.id,
+        after_seq=after_seq,
+        ends_at=viewer.token_expires_at,
+        holder=holder,
+        render_history=lambda event: history_item(event, public_url=public_url),
+        render_session=session_read,
+    )
+    log.info("widget.stream_opened", session_id=str(session.id), after_seq=after_seq)
+    return stream.EventStreamResponse(
+        stream.frames(plan), headers={**dict(response.headers), **stream.SSE_HEADERS}
+    )
 
 
 # --- uploads ------------------------------------------------------------------------------

@@ -299,3 +299,15 @@ class UploadResult(BaseModel):
     fileName: str
     fileUrl: str
     id: UUID = Field(description="[deskpilot] pass it back as attachments[].id")
+
+
+# --- push (API.md 4.3) --------------------------------------------------------------------
+
+
+class StreamTicketBody(BaseModel):
+    session_id: UUID
+
+
+class StreamTicketRead(BaseModel):
+    ticket: str
+    expires_at: Timestamp

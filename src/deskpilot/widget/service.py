@@ -56,6 +56,7 @@ class Viewer:
     contact: Contact
     verified: bool
     device_id: uuid.UUID  # the token's jti: one browser of an unverified visitor
+    token_expires_at: datetime | None = None
 
     @property
     def contact_id(self) -> uuid.UUID:
@@ -254,6 +255,35 @@ async def list_widget_events(
         floor = after.replace(microsecond=after.microsecond - after.microsecond % 1000)
         stmt = stmt.where(ChatEvent.created_at >= floor + _ONE_MS)
     return list(await db.scalars(stmt.order_by(ChatEvent.seq)))
+
+
+async def find_org(db: AsyncSession, *, org_id: uuid.UUID) -> Org | None:
+    return (
+        await db.scalars(sa.select(Org).where(Org.id == org_id, Org.deleted_at.is_(None)))
+    ).first()
+
+
+async def find_event_seq(
+    db: AsyncSession, *, session: ChatSession, event_id: uuid.UUID
+) -> int | None:
+    """The position of one of the session's events (a stream's `Last-Event-ID`)."""
+    seq = await db.scalar(
+        org_scoped(ChatEvent, session.org_id)
+        .where(ChatEvent.session_id == session.id, ChatEvent.id == event_id)
+        .with_only_columns(ChatEvent.seq)
+    )
+    return int(seq) if seq is not None else None
+
+
+async def list_events_after(
+    db: AsyncSession, *, org_id: uuid.UUID, session_id: uuid.UUID, after_seq: int, limit: int
+) -> list[ChatEvent]:
+    """Every event after `after_seq`, hidden ones included (the reader skips them but
+    moves past them), oldest first."""
+    stmt = org_scoped(ChatEvent, org_id).where(
+        ChatEvent.session_id == session_id, ChatEvent.seq > after_seq
+    )
+    return list(await db.scalars(stmt.order_by(ChatEvent.seq).limit(limit)))
 
 
 # --- send ---------------------------------------------------------------------------------
