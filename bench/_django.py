@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from deskpilot.documents import ExtractedPage, Section
+from deskpilot.indexing import ModelFiles
 
 DOCS_ROOT = Path("/usr/share/doc/python-django-doc/html")
 EVAL_SET = Path("/work/shared/eval/django_qa.jsonl")
@@ -197,6 +198,12 @@ def load_eval() -> list[EvalItem]:
                 )
             )
     return items
+
+
+def model_key(files: ModelFiles) -> str:
+    """A `VectorCache` key for a built model: its folder name carries the weights' hash and
+    the export version, so a rebuilt graph never reuses the old graph's vectors."""
+    return f"{files.onnx_path.parent.name}-{files.precision}"
 
 
 class VectorCache:

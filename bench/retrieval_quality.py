@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import numpy.typing as npt
-from _django import OUT, EvalItem, VectorCache, load_eval, load_pages, page_name
+from _django import OUT, EvalItem, VectorCache, load_eval, load_pages, model_key, page_name
 
 from deskpilot.indexing import Chunker, OnnxEmbedder, prepare_minilm
 from deskpilot.retrieval import OrgIndex, Scoring
@@ -44,14 +44,15 @@ def main() -> None:
     items = load_eval()
 
     for precision in args.precision:
-        embedder = OnnxEmbedder(prepare_minilm(OUT / "models", precision=precision))
+        files = prepare_minilm(OUT / "models", precision=precision)
+        embedder = OnnxEmbedder(files)
         chunker = Chunker(count_tokens=embedder.count_tokens, target_tokens=args.target_tokens)
         started = time.perf_counter()
         per_page = [(page, chunker.chunk(page)) for page in pages]
         chunks = [chunk for _, page_chunks in per_page for chunk in page_chunks]
         print(f"\n[{precision}] {len(chunks)} chunks in {time.perf_counter() - started:.1f}s")
         texts = [c.text if args.no_context else c.embedding_text for c in chunks]
-        vectors = VectorCache(f"minilm-{precision}").get_or_embed(texts, embedder.embed_sync)
+        vectors = VectorCache(model_key(files)).get_or_embed(texts, embedder.embed_sync)
         index = OrgIndex(dimension=embedder.dimension, initial_capacity=len(chunks))
         started = time.perf_counter()
         row = 0

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import numpy.typing as npt
-from _django import OUT, VectorCache, load_eval, load_pages
+from _django import OUT, VectorCache, load_eval, load_pages, model_key
 
 from deskpilot.indexing import Chunk, Chunker, OnnxEmbedder, prepare_minilm
 from deskpilot.retrieval import OrgIndex
@@ -94,11 +94,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    embedder = OnnxEmbedder(prepare_minilm(OUT / "models", precision="int8"))
+    files = prepare_minilm(OUT / "models", precision="int8")
+    embedder = OnnxEmbedder(files)
     chunker = Chunker(count_tokens=embedder.count_tokens)
     pages = [(page.url, chunker.chunk(page)) for page in load_pages()]
     texts = [c.embedding_text for _, chunks in pages for c in chunks]
-    vectors = VectorCache("minilm-int8").get_or_embed(texts, embedder.embed_sync)
+    vectors = VectorCache(model_key(files)).get_or_embed(texts, embedder.embed_sync)
     questions = [item.question for item in load_eval()]
     query_vectors = embedder.embed_sync(questions)
 

