@@ -116,28 +116,38 @@ def session_read(view: service.SessionView) -> SessionRead:
     )
 
 
-def history_item(event: ChatEvent, *, public_url: str) -> HistoryItem:
-    attachments = [
+def event_attachments(event: ChatEvent, *, download_base: str) -> list[HistoryAttachment]:
+    """An event's files; stored ones are served under `download_base`/{attachment id}."""
+    return [
         HistoryAttachment(
             id=str(item["id"]),
             name=str(item.get("name") or "attachment"),
             size=item.get("size"),
             type=item.get("type"),
-            url=item.get("url")
-            or f"{public_url}/chat/sessions/{event.session_id}/attachments/{item['id']}",
+            url=item.get("url") or f"{download_base}/{item['id']}",
         )
         for item in event.attachments or ()
     ]
+
+
+def event_sources(event: ChatEvent) -> list[HistorySource]:
+    return [
+        HistorySource(url=str(c.get("url", "")), title=str(c.get("title", "")))
+        for c in event.citations or ()
+    ]
+
+
+def history_item(event: ChatEvent, *, public_url: str) -> HistoryItem:
+    attachments = event_attachments(
+        event, download_base=f"{public_url}/chat/sessions/{event.session_id}/attachments"
+    )
     fields = {
         "type": event.type,
         "sender": HistorySender(type=event.sender_type, name=event.sender_name),
         "content": HistoryContent(text=event.text),
         "attachments": attachments,
         "context": event.context,
-        "sources": [
-            HistorySource(url=str(c.get("url", "")), title=str(c.get("title", "")))
-            for c in event.citations or ()
-        ],
+        "sources": event_sources(event),
     }
     if event.type == "human_agent_takeover" and event.sender_id is not None:
         return HistoryItem(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deskpilot.agent.wait import COMPLETE_CONFIDENCE, wait_for_turn
 from deskpilot.conversations import service as conversations
 from deskpilot.conversations.attachments import AttachmentStore
-from deskpilot.conversations.routes import attachment_store
+from deskpilot.conversations.routes import attachment_store, event_attachments, event_sources
 from deskpilot.conversations.schemas import MAX_ATTACHMENT_BYTES
 from deskpilot.db import run_after_commit
 from deskpilot.deps import AppState, ClientIP, CurrentOrg, Db, State
@@ -50,10 +50,8 @@ from deskpilot.widget.schemas import (
     ContactToken,
     CreateUnverified,
     CsatBody,
-    HistoryAttachment,
     HistoryContent,
     HistorySender,
-    HistorySource,
     HoursRange,
     OfficeHoursNow,
     OrgRef,
@@ -198,17 +196,9 @@ def _widget_type(event: ChatEvent) -> str:
 
 
 def history_item(event: ChatEvent, *, public_url: str) -> WidgetHistory:
-    attachments = [
-        HistoryAttachment(
-            id=str(item["id"]),
-            name=str(item.get("name") or "attachment"),
-            size=item.get("size"),
-            type=item.get("type"),
-            url=item.get("url")
-            or f"{public_url}{PREFIX}/session/{event.session_id}/attachments/{item['id']}",
-        )
-        for item in event.attachments or ()
-    ]
+    attachments = event_attachments(
+        event, download_base=f"{public_url}{PREFIX}/session/{event.session_id}/attachments"
+    )
     payload = None
     if event.type in ("csat_requested", "csat_submitted"):
         payload = {"csatRequestId": str(event.id)} if event.type == "csat_requested" else None
@@ -221,10 +211,7 @@ def history_item(event: ChatEvent, *, public_url: str) -> WidgetHistory:
         sentAt=event.created_at,
         attachments=attachments,
         systemMessagePayload=payload,
-        sources=[
-            HistorySource(url=str(c.get("url", "")), title=str(c.get("title", "")))
-            for c in event.citations or ()
-        ],
+        sources=event_sources(event),
     )
 
 

@@ -11,6 +11,8 @@ from deskpilot.contacts.schemas import ContactCustomData, ContactName, Email, Ph
 from deskpilot.contacts.schemas import ScalarCustomData as FlatCustomData
 from deskpilot.conversations.schemas import (
     MAX_ATTACHMENTS,
+    HistoryAttachment,
+    HistorySource,
     HttpUrlText,
     MessageText,
     ShortText,
@@ -163,19 +165,6 @@ class HistorySender(BaseModel):
     kind: Literal["user", "agent", "ai", "system", "unknown"]
     name: str | None
     avatar: str | None
-
-
-class HistoryAttachment(BaseModel):
-    id: str
-    name: str
-    size: int | None
-    type: str | None
-    url: str
-
-
-class HistorySource(BaseModel):
-    url: str
-    title: str
 
 
 class WidgetHistory(BaseModel):
