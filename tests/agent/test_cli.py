@@ -74,6 +74,7 @@ def test_eval_prints_the_figures(settings, shop, tmp_path):
     assert answerable["answer_rate"] == 1.0 and answerable["fact_rate"] == 1.0
     assert answerable["gold_citation_rate"] == 1.0
     assert summary["unanswerable"]["handoff_or_decline_rate"] == 1.0
+    assert summary["unanswerable"]["handoff_precision"] == 1.0
     assert summary["leaks"] == 0
     assert summary["latency_ms"]["p95"] > 0
 

@@ -144,6 +144,11 @@ class Report:
             "unanswerable": {
                 "count": len(unanswerable),
                 "handoff_or_decline_rate": _share(len(declined), len(unanswerable)),
+                # Of every reply that handed off or declined, the share that should have.
+                "handoff_precision": _share(
+                    len(declined),
+                    len(declined) + sum(1 for r in answerable if not r.answered),
+                ),
                 "decisions": dict(Counter(r.decision for r in unanswerable)),
                 "by_kind": _by_group(unanswerable, lambda r: not r.answered),
             },
