@@ -98,7 +98,9 @@ class OnnxEmbedder:
         self._session = ort.InferenceSession(
             str(files.onnx_path), options, providers=["CPUExecutionProvider"]
         )
-        self._model_id = f"{files.model_id}@onnx-{files.precision}"
+        # A rebuilt graph embeds differently, so its version is part of the id: stored
+        # vectors under another id are embedded again rather than mixed with new ones.
+        self._model_id = f"{files.model_id}@onnx-{files.precision}-v{files.export}"
         self._dimension = int(self._session.get_outputs()[0].shape[-1])
         self._batch_size = batch_size
         self._max_tokens = max_tokens

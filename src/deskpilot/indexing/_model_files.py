@@ -34,6 +34,7 @@ class ModelFiles:
     tokenizer_path: Path
     precision: Precision
     model_id: str = MINILM_MODEL_ID
+    export: int = _EXPORT_VERSION
 
 
 def wheel_model_dir() -> Path:
