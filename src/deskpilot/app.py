@@ -30,7 +30,11 @@ from deskpilot.events import create_event_bus
 from deskpilot.jobs import TaskContext, create_queue
 from deskpilot.knowledge.service import KnowledgeBase
 from deskpilot.logging import configure_logging
-from deskpilot.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from deskpilot.middleware import (
+    BodySizeLimitMiddleware,
+    PathCORSMiddleware,
+    RequestContextMiddleware,
+)
 from deskpilot.org import routes as org_routes
 from deskpilot.orgsettings import routes as orgsettings_routes
 from deskpilot.partner import routes as partner_routes
@@ -156,6 +160,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limit_for=lambda path: widget_routes.body_limit(
             path, conversations_routes.body_limit(path, settings.MAX_BODY_BYTES)
         ),
+    )
+    app.add_middleware(
+        PathCORSMiddleware,
+        prefixes=(widget_routes.PREFIX + "/", "/widget.js"),
+        allow_headers=["X-Bot-Token", "Authorization", "Content-Type", "Last-Event-ID"],
+        expose_headers=[
+            "Retry-After",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+            "X-Request-Id",
+        ],
     )
     app.add_middleware(RequestContextMiddleware)
     return app

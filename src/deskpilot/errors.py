@@ -9,6 +9,7 @@ DeskpilotError (500)
 ├── Gone                  410  Gone
 ├── PayloadTooLarge       413  Payload Too Large
 ├── RateLimited           429  Too Many Requests (carries retry_after seconds)
+├── NotBuilt              501  Not Implemented (an OpenCX endpoint not built yet)
 └── Upstream              502  Bad Gateway
 """
 
@@ -79,6 +80,11 @@ class RateLimited(DeskpilotError):
         super().__init__(message)
         self.retry_after = max(1, retry_after)
         self.headers = {**(headers or {}), "Retry-After": str(self.retry_after)}
+
+
+class NotBuilt(DeskpilotError):
+    status_code = 501
+    default_message = "Not implemented yet"
 
 
 class Upstream(DeskpilotError):

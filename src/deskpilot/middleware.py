@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request ids and access logs, and the request body size cap."""
+"""Pure ASGI middleware: request ids and access logs, the request body size cap, and CORS
+for the widget's paths."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import uuid
 from collections.abc import Callable
 
 import structlog
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger()
@@ -181,3 +183,35 @@ class BodySizeLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class PathCORSMiddleware:
+    """CORS for some paths only: the widget runs on the customer's site, so its API and
+    script answer any origin; the Org and Partner APIs and the dashboard stay same-origin.
+    Credentials are never allowed (the widget sends tokens in headers, not cookies)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        prefixes: tuple[str, ...],
+        allow_headers: list[str],
+        expose_headers: list[str],
+    ) -> None:
+        self.app = app
+        self.prefixes = prefixes
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=["*"],
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=allow_headers,
+            expose_headers=expose_headers,
+            allow_credentials=False,
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefixes):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

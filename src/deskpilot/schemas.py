@@ -6,7 +6,15 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    StringConstraints,
+    UrlConstraints,
+)
 
 
 def _iso_millis(value: datetime) -> str:
@@ -16,6 +24,16 @@ def _iso_millis(value: datetime) -> str:
 Timestamp = Annotated[datetime, PlainSerializer(_iso_millis, return_type=str, when_used="json")]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
 HexColor = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
+
+
+def _https(value: AnyHttpUrl) -> AnyHttpUrl:
+    if value.scheme != "https":
+        raise ValueError("must be an https URL")
+    return value
+
+
+# An image or link the browser loads on a customer's page: https only.
+HttpsUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048), AfterValidator(_https)]
 
 
 class ErrorBody(BaseModel):
@@ -47,6 +65,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
         413: "Body too large",
         429: "Rate limited; see Retry-After",
         500: "Unexpected failure",
+        501: "Not built yet (API.md 6)",
     }
     return {code: {"model": ErrorBody, "description": descriptions[code]} for code in codes}
 

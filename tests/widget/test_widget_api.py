@@ -128,7 +128,30 @@ class TestConfigAndPrelude:
             "officeHoursTimezone": None,
             "organizationName": "Bookshop",
             "officeHoursStatus": {"isOpen": True, "nextChangeAt": None},
+            "initialMessages": [],
+            "botName": None,
+            "botAvatarUrl": None,
+            "primaryColor": None,
         }
+
+    async def test_prelude_carries_the_orgs_widget_settings(self, client, org) -> None:
+        settings = {
+            "initial_questions": ["Where is my order?", "How do refunds work?"],
+            "initial_messages": ["Hi! I'm the Bookshop assistant."],
+            "bot_name": "Paige",
+            "bot_avatar_url": "https://cdn.example.com/paige.png",
+            "primary_color": "#1A7F5A",
+        }
+        patched = await client.patch("/widget-settings", json=settings, headers=org.headers)
+        assert patched.status_code == 200, patched.text
+        body = (
+            await client.get(f"{BASE}/prelude", headers={"X-Bot-Token": org.widget_token})
+        ).json()
+        assert body["initialQuestions"] == ["Where is my order?", "How do refunds work?"]
+        assert body["initialMessages"] == ["Hi! I'm the Bookshop assistant."]
+        assert body["botName"] == "Paige"
+        assert body["botAvatarUrl"] == "https://cdn.example.com/paige.png"
+        assert body["primaryColor"] == "#1a7f5a"
 
     async def test_prelude_maps_office_hours_and_autopilot(self, client, org) -> None:
         schedule = {
@@ -424,6 +447,86 @@ class TestResolveVoteCsat:
             "/submit-csat", json={"session_id": session["id"], "score": 6}
         )
         assert assert_error(response, 400)["message"] == "score must not be greater than 5"
+
+
+class TestCheckpointAndActions:
+    async def test_checkpoint_is_echoed_on_the_session(self, client, org) -> None:
+        browser = await unverified(client, org)
+        session = await browser.create_session()
+        payload = {"step": 2, "answers": {"plan": "pro"}}
+        saved = await browser.post(
+            "/checkpoint", json={"session_id": session["id"], "payload": payload}
+        )
+        assert saved.json() == {"success": True}
+        poll = (await browser.get(f"/poll/{session['id']}")).json()
+        assert poll["session"]["latestStateCheckpointPayload"] == payload
+
+    async def test_checkpoint_of_another_contacts_session_is_404(self, client, org) -> None:
+        owner = await unverified(client, org)
+        session = await owner.create_session()
+        stranger = await unverified(client, org)
+        response = await stranger.post(
+            "/checkpoint", json={"session_id": session["id"], "payload": {"x": 1}}
+        )
+        assert_error(response, 404)
+        poll = (await owner.get(f"/poll/{session['id']}")).json()
+        assert poll["session"]["latestStateCheckpointPayload"] is None
+
+    async def test_oversized_checkpoint_is_413(self, client, org) -> None:
+        browser = await unverified(client, org)
+        session = await browser.create_session()
+        response = await browser.post(
+            "/checkpoint", json={"session_id": session["id"], "payload": {"x": "y" * 40_000}}
+        )
+        assert_error(response, 413)
+
+    async def test_action_execute_is_not_built_yet(self, client, org) -> None:
+        browser = await unverified(client, org)
+        session = await browser.create_session()
+        body = {"sessionId": session["id"], "formMessageId": "m1", "actionId": "a1"}
+        body["request"] = {"queryParams": {}, "pathParams": {}, "bodyParams": {}, "headers": {}}
+        assert assert_error(await browser.post("/action/execute", json=body), 501)["error"] == (
+            "Not Implemented"
+        )
+        body["sessionId"] = str(uuid.uuid4())
+        assert_error(await browser.post("/action/execute", json=body), 404)
+
+
+class TestCors:
+    async def test_preflight_from_any_origin_allows_the_widget_headers(self, client) -> None:
+        response = await client.options(
+            f"{BASE}/chat/send",
+            headers={
+                "Origin": "https://shop.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "x-bot-token, authorization, content-type",
+            },
+        )
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == "*"
+        allowed = response.headers["access-control-allow-headers"].lower()
+        for header in ("x-bot-token", "authorization", "content-type", "last-event-id"):
+            assert header in allowed
+        assert "access-control-allow-credentials" not in response.headers
+
+    async def test_errors_carry_cors_headers_so_the_widget_can_read_them(self, client) -> None:
+        response = await client.get(
+            f"{BASE}/config", headers={"Origin": "https://shop.example", "X-Bot-Token": "nope"}
+        )
+        assert_error(response, 401)
+        assert response.headers["access-control-allow-origin"] == "*"
+
+    async def test_org_api_answers_no_cross_origin_requests(self, client, org) -> None:
+        response = await client.get(
+            "/org", headers={**org.headers, "Origin": "https://evil.example"}
+        )
+        assert response.status_code == 200
+        assert "access-control-allow-origin" not in response.headers
+        preflight = await client.options(
+            "/org",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+        )
+        assert "access-control-allow-origin" not in preflight.headers
 
 
 class TestUploads:

@@ -21,6 +21,7 @@ from deskpilot.models.widget import (
     WidgetCsat,
     WidgetMessage,
     WidgetSession,
+    WidgetSettings,
     WidgetUpload,
     WidgetVote,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "WidgetCsat",
     "WidgetMessage",
     "WidgetSession",
+    "WidgetSettings",
     "WidgetUpload",
     "WidgetVote",
     "chat_session_tags",

@@ -120,3 +120,20 @@ class WidgetContactSettings(Base):
     chat_context: Mapped[str | None] = mapped_column(Text)
     http_action_overrides: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WidgetSettings(Base):
+    """How the org's widget greets visitors and looks by default (`/widget-settings`). A
+    missing row means the defaults; the embed's own options win over these."""
+
+    __tablename__ = "widget_settings"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True
+    )
+    initial_questions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    initial_messages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    bot_name: Mapped[str | None] = mapped_column(String(60))
+    bot_avatar_url: Mapped[str | None] = mapped_column(String(2048))
+    primary_color: Mapped[str | None] = mapped_column(String(7))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,4 +1,5 @@
-"""Org API: office hours, tags, autopilot and handoff settings (API.md 3.6-3.9)."""
+"""Org API: office hours, tags, autopilot and handoff settings (API.md 3.6-3.9), and the
+widget's greeting and look ([deskpilot] `/widget-settings`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from deskpilot.orgsettings.schemas import (
     ScheduleRead,
     TagRead,
     TagUpsert,
+    WidgetSettingsRead,
+    WidgetSettingsUpdate,
 )
 from deskpilot.schemas import error_responses
 
@@ -30,6 +33,9 @@ office_hours_router = APIRouter(
 tags_router = APIRouter(tags=["Tags"], responses=error_responses(400, 401, 413, 429, 500))
 ai_router = APIRouter(
     tags=["Autopilot and handoff"], responses=error_responses(400, 401, 413, 429, 500)
+)
+widget_router = APIRouter(
+    tags=["Widget settings"], responses=error_responses(400, 401, 413, 429, 500)
 )
 
 # --- office hours ------------------------------------------------------------------------
@@ -157,7 +163,28 @@ async def update_handoff_settings(
     return await service.update_handoff_settings(db, org_id=org.id, changes=body, now=utcnow())
 
 
+# --- widget --------------------------------------------------------------------------------
+
+
+@widget_router.get(
+    "/widget-settings", summary="The widget's greeting, suggested questions and look"
+)
+async def read_widget_settings(org: CurrentOrg, db: Db) -> WidgetSettingsRead:
+    return await service.get_widget_settings(db, org_id=org.id)
+
+
+@widget_router.patch(
+    "/widget-settings",
+    summary="Change the greeting, suggested questions, bot name, avatar or colour",
+)
+async def update_widget_settings(
+    body: WidgetSettingsUpdate, org: CurrentOrg, db: Db
+) -> WidgetSettingsRead:
+    return await service.update_widget_settings(db, org_id=org.id, changes=body)
+
+
 router = APIRouter()
 router.include_router(office_hours_router)
 router.include_router(tags_router)
 router.include_router(ai_router)
+router.include_router(widget_router)

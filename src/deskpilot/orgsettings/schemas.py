@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from deskpilot.schemas import ReadModel, Timestamp
+from deskpilot.schemas import HexColor, HttpsUrl, ReadModel, Timestamp
 
 # --- shared input vocabulary -------------------------------------------------------------
 
@@ -332,3 +332,34 @@ class HandoffSettingsUpdate(BaseModel):
     office_hours_id: uuid.UUID | None = Field(
         default=None, description="null = the org's default schedule"
     )
+
+
+# --- widget settings ---------------------------------------------------------------------
+
+WidgetLine = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), SafeText
+]
+
+
+class WidgetSettingsRead(BaseModel):
+    initial_questions: list[str] = Field(description="suggested questions shown before a chat")
+    initial_messages: list[str] = Field(description="greeting lines shown by the bot")
+    bot_name: str | None
+    bot_avatar_url: str | None
+    primary_color: str | None
+    updated_at: Timestamp | None = Field(description="null until first changed")
+
+
+class WidgetSettingsUpdate(BaseModel):
+    """Partial: omitted keys unchanged; `null` clears a name, avatar or colour."""
+
+    initial_questions: Annotated[list[WidgetLine], Field(max_length=6)] | None = None
+    initial_messages: Annotated[list[WidgetLine], Field(max_length=5)] | None = None
+    bot_name: (
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60), SafeText
+        ]
+        | None
+    ) = None
+    bot_avatar_url: HttpsUrl | None = None
+    primary_color: HexColor | None = None

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,7 @@ from deskpilot.models import (
     OfficeHoursSchedule,
     OfficeHoursShift,
     Tag,
+    WidgetSettings,
     utcnow,
 )
 from deskpilot.orgsettings import hours
@@ -47,6 +49,8 @@ from deskpilot.orgsettings.schemas import (
     ScheduleRead,
     ShiftRead,
     TagUpsert,
+    WidgetSettingsRead,
+    WidgetSettingsUpdate,
     clock_seconds,
     clock_text,
 )
@@ -394,7 +398,7 @@ async def auto_tagging_candidates(session: AsyncSession, *, org_id: uuid.UUID) -
 
 # --- settings rows -----------------------------------------------------------------------
 
-RowT = TypeVar("RowT", AutopilotSettings, HandoffSettings)
+RowT = TypeVar("RowT", AutopilotSettings, HandoffSettings, WidgetSettings)
 
 
 async def _locked_row(session: AsyncSession, model: type[RowT], org_id: uuid.UUID) -> RowT:
@@ -407,6 +411,13 @@ async def _locked_row(session: AsyncSession, model: type[RowT], org_id: uuid.UUI
     )
     row = (await session.scalars(org_scoped(model, org_id).with_for_update())).one()
     return row
+
+
+def _refuse_nulls(changes: BaseModel, *names: str) -> None:
+    """Lists in a partial update can be replaced, never cleared to null."""
+    for name in names:
+        if name in changes.model_fields_set and getattr(changes, name) is None:
+            raise InvalidInput(f"{name} cannot be null")
 
 
 # --- autopilot ---------------------------------------------------------------------------
@@ -432,10 +443,7 @@ async def get_autopilot(session: AsyncSession, *, org_id: uuid.UUID) -> Autopilo
 async def update_autopilot(
     session: AsyncSession, *, org_id: uuid.UUID, changes: AutopilotUpdate
 ) -> AutopilotRead:
-    fields = changes.model_fields_set
-    for required in ("channels", "topics"):
-        if required in fields and getattr(changes, required) is None:
-            raise InvalidInput(f"{required} cannot be null")
+    _refuse_nulls(changes, "channels", "topics")
     row = await _locked_row(session, AutopilotSettings, org_id)
     if changes.channels:
         modes = dict(row.channel_modes)
@@ -584,3 +592,53 @@ async def effective_handoff(
     `ai_only` switching handoff off while the office-hours schedule is closed)."""
     row = (await session.scalars(org_scoped(HandoffSettings, org_id))).first()
     return await _effective(session, org_id=org_id, row=row, now=now)
+
+
+# --- widget settings ---------------------------------------------------------------------
+
+
+def _widget_read(row: WidgetSettings | None) -> WidgetSettingsRead:
+    if row is None:
+        return WidgetSettingsRead(
+            initial_questions=[],
+            initial_messages=[],
+            bot_name=None,
+            bot_avatar_url=None,
+            primary_color=None,
+            updated_at=None,
+        )
+    return WidgetSettingsRead(
+        initial_questions=list(row.initial_questions),
+        initial_messages=list(row.initial_messages),
+        bot_name=row.bot_name,
+        bot_avatar_url=row.bot_avatar_url,
+        primary_color=row.primary_color,
+        updated_at=row.updated_at,
+    )
+
+
+async def get_widget_settings(session: AsyncSession, *, org_id: uuid.UUID) -> WidgetSettingsRead:
+    row = (await session.scalars(org_scoped(WidgetSettings, org_id))).first()
+    return _widget_read(row)
+
+
+async def update_widget_settings(
+    session: AsyncSession, *, org_id: uuid.UUID, changes: WidgetSettingsUpdate
+) -> WidgetSettingsRead:
+    _refuse_nulls(changes, "initial_questions", "initial_messages")
+    fields = changes.model_fields_set
+    row = await _locked_row(session, WidgetSettings, org_id)
+    if changes.initial_questions is not None:
+        row.initial_questions = list(dict.fromkeys(changes.initial_questions))
+    if changes.initial_messages is not None:
+        row.initial_messages = list(changes.initial_messages)
+    if "bot_name" in fields:
+        row.bot_name = changes.bot_name
+    if "bot_avatar_url" in fields:
+        avatar = changes.bot_avatar_url
+        row.bot_avatar_url = str(avatar) if avatar is not None else None
+    if "primary_color" in fields:
+        row.primary_color = changes.primary_color.lower() if changes.primary_color else None
+    row.updated_at = utcnow()
+    await session.flush()
+    return _widget_read(row)

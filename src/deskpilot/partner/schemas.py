@@ -14,7 +14,14 @@ from pydantic import (
     field_validator,
 )
 
-from deskpilot.schemas import HexColor, LanguageCode, ReadModel, Timestamp, safe_redirect_path
+from deskpilot.schemas import (
+    HexColor,
+    HttpsUrl,
+    LanguageCode,
+    ReadModel,
+    Timestamp,
+    safe_redirect_path,
+)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Instructions = Annotated[str, StringConstraints(max_length=20_000)]
@@ -35,17 +42,10 @@ class Branding(BaseModel):
 class BrandingUpdate(BaseModel):
     """Partial: omitted keys unchanged, null clears."""
 
-    logo_url: AnyHttpUrl | None = Field(default=None, max_length=2048)
+    logo_url: HttpsUrl | None = None
     app_name: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = None
     support_email: EmailStr | None = None
     primary_color: HexColor | None = None
-
-    @field_validator("logo_url")
-    @classmethod
-    def _https_logo(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
-        if value is not None and value.scheme != "https":
-            raise ValueError("must be an https URL")
-        return value
 
 
 class PartnerRead(BaseModel):

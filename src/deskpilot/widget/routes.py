@@ -23,7 +23,14 @@ from deskpilot.conversations.routes import attachment_store, event_attachments, 
 from deskpilot.conversations.schemas import MAX_ATTACHMENT_BYTES
 from deskpilot.db import run_after_commit
 from deskpilot.deps import AppState, ClientIP, CurrentOrg, Db, State
-from deskpilot.errors import InvalidInput, NotFound, PayloadTooLarge, RateLimited, Unauthorized
+from deskpilot.errors import (
+    InvalidInput,
+    NotBuilt,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+)
 from deskpilot.models import ChatEvent, ChatSession, WidgetSession, utcnow
 from deskpilot.orgsettings import service as orgsettings
 from deskpilot.orgsettings.schemas import InputTimestamp
@@ -41,11 +48,13 @@ from deskpilot.widget.deps import (
     widget_viewer,
 )
 from deskpilot.widget.schemas import (
+    ActionExecuteBody,
     Assignee,
     AuthenticatedUser,
     AuthenticateUser,
     AutopilotResponse,
     AutopilotValue,
+    CheckpointBody,
     ContactRef,
     ContactToken,
     CreateUnverified,
@@ -298,8 +307,9 @@ async def read_prelude(org: WidgetOrg, db: Db) -> Prelude:
                 office_hours[key] = HoursRange(from_=start, to=end)
     status_now = await orgsettings.office_hours_status(db, org_id=org.id, now=utcnow())
     mode = await orgsettings.channel_mode(db, org_id=org.id, channel="web")
+    looks = await orgsettings.get_widget_settings(db, org_id=org.id)
     return Prelude(
-        initialQuestions=[],
+        initialQuestions=looks.initial_questions,
         aiEnabled=mode != "off",
         officeHours=office_hours,
         officeHoursTimezone=default.iana_timezone if default is not None else None,
@@ -307,6 +317,10 @@ async def read_prelude(org: WidgetOrg, db: Db) -> Prelude:
         officeHoursStatus=OfficeHoursNow(
             isOpen=status_now.is_open, nextChangeAt=status_now.next_change_at
         ),
+        initialMessages=looks.initial_messages,
+        botName=looks.bot_name,
+        botAvatarUrl=looks.bot_avatar_url,
+        primaryColor=looks.primary_color,
     )
 
 
@@ -454,6 +468,24 @@ async def send_message(
 async def resolve_session(body: ResolveBody, viewer: CurrentViewer, db: Db) -> Success:
     await service.resolve_session(db, viewer=viewer, session_id=body.session_id)
     return Success(success=True)
+
+
+@router.post("/checkpoint", summary="Store the widget's mode state for a session")
+async def save_checkpoint(body: CheckpointBody, viewer: CurrentViewer, db: Db) -> Success:
+    await service.save_checkpoint(
+        db, viewer=viewer, session_id=body.session_id, payload=body.payload
+    )
+    return Success(success=True)
+
+
+@router.post(
+    "/action/execute",
+    summary="Run an action from a form message (not built yet: actions, API.md 6)",
+    responses=error_responses(501),
+)
+async def execute_action(body: ActionExecuteBody, viewer: CurrentViewer, db: Db) -> None:
+    await service.get_widget_session(db, viewer=viewer, session_id=body.sessionId)
+    raise NotBuilt("Actions are not available yet")
 
 
 @router.post("/chat/vote", summary="Up- or downvote one of the AI's messages")

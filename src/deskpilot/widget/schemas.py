@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from deskpilot.contacts.schemas import ContactCustomData, ContactName, Email, Phone
 from deskpilot.contacts.schemas import ScalarCustomData as FlatCustomData
@@ -17,7 +17,7 @@ from deskpilot.conversations.schemas import (
     MessageText,
     ShortText,
 )
-from deskpilot.orgsettings.schemas import SafeText
+from deskpilot.orgsettings.schemas import SafeText, check_json_text
 from deskpilot.schemas import Timestamp
 
 WidgetLanguage = Literal[
@@ -122,6 +122,11 @@ class Prelude(BaseModel):
     officeHoursTimezone: str | None
     organizationName: str
     officeHoursStatus: OfficeHoursNow
+    # [deskpilot] the org's `/widget-settings`; the embed's own options win over these.
+    initialMessages: list[str]
+    botName: str | None
+    botAvatarUrl: str | None
+    primaryColor: str | None
 
 
 # --- sessions and history ---------------------------------------------------------------
@@ -260,6 +265,18 @@ class SendFailure(BaseModel):
 
 class ResolveBody(BaseModel):
     session_id: UUID
+
+
+class CheckpointBody(BaseModel):
+    session_id: UUID
+    payload: Annotated[dict[str, Any], AfterValidator(check_json_text)]
+
+
+class ActionExecuteBody(BaseModel):
+    sessionId: UUID
+    formMessageId: str | None = None
+    actionId: str
+    request: dict[str, Any] = Field(default_factory=dict)
 
 
 class Success(BaseModel):

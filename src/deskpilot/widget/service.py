@@ -5,6 +5,7 @@ uploads. Conversations themselves go through `deskpilot.conversations.service`."
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from deskpilot.contacts.service import upsert_contact
 from deskpilot.conversations import service as conversations
 from deskpilot.conversations.attachments import AttachmentStore, stored_files
 from deskpilot.conversations.schemas import ChannelRef, SessionCreate
-from deskpilot.errors import Conflict, InvalidInput, NotFound
+from deskpilot.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from deskpilot.jobs import JobQueue
 from deskpilot.models import (
     ChatEvent,
@@ -46,6 +47,8 @@ log = structlog.get_logger()
 HIDDEN_EVENTS = ("human_agent_comment",)
 _VISIBLE_SENDERS = ("contact", "ai", "human_agent")
 _ONE_MS = timedelta(milliseconds=1)
+# [deskpilot] the largest `/checkpoint` payload, as compact JSON.
+MAX_CHECKPOINT_CHARS = 32_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,6 +476,17 @@ async def resolve_session(db: AsyncSession, *, viewer: Viewer, session_id: uuid.
         event.sender_type = "contact"
         event.sender_name = viewer.contact.name or viewer.contact.non_verified_name
         await db.flush()
+
+
+async def save_checkpoint(
+    db: AsyncSession, *, viewer: Viewer, session_id: uuid.UUID, payload: dict[str, Any]
+) -> None:
+    """The widget's mode state for a session, echoed as `latestStateCheckpointPayload`."""
+    if len(json.dumps(payload, separators=(",", ":"))) > MAX_CHECKPOINT_CHARS:
+        raise PayloadTooLarge(f"payload must be at most {MAX_CHECKPOINT_CHARS} characters")
+    _, link = await get_widget_session(db, viewer=viewer, session_id=session_id, for_update=True)
+    link.checkpoint = payload
+    await db.flush()
 
 
 async def vote(
