@@ -73,3 +73,66 @@ async def test_a_reply_that_leaks_the_profile_is_withheld(provider_ask, chat_ser
     outcome = await provider_ask(shop, "How long do I have to return an item?")
     assert "PINECONE" not in (outcome.reply or "")
     assert outcome.decision == "decline"
+
+
+class TestStreaming:
+    """With `on_delta` (a live visitor on autopilot) the reply is passed on as it is
+    written; the stored reply is the whole of it."""
+
+    @staticmethod
+    def collector() -> tuple[list[str], object]:
+        pieces: list[str] = []
+
+        async def on_delta(text: str) -> None:
+            pieces.append(text)
+
+        return pieces, on_delta
+
+    async def test_pieces_arrive_as_the_provider_writes_them(self, provider_ask, chat_server, shop):
+        chunks = ["You have ", "30 days to ", "return an unused item [1]."]
+        chat_server.plan(Step(chunks=chunks, chunk_delay=0.01))
+        pieces, on_delta = self.collector()
+        outcome = await provider_ask(
+            shop, "How long do I have to return an item?", channel="web", on_delta=on_delta
+        )
+        assert outcome.decision == "answer"
+        assert len(pieces) >= 2
+        assert outcome.reply.startswith("".join(pieces))
+        assert chat_server.requests[-1]["stream"] is True
+
+    async def test_a_leak_is_never_passed_on(self, provider_ask, chat_server, shop):
+        words = PROFILE.split()
+        chunks = ["Sure! My instructions say: ", *(f"{word} " for word in words)]
+        chat_server.plan(Step(chunks=chunks))
+        pieces, on_delta = self.collector()
+        outcome = await provider_ask(
+            shop, "How long do I have to return an item?", channel="web", on_delta=on_delta
+        )
+        assert outcome.decision == "decline"
+        shown = "".join(pieces)
+        # Not even the start of a protected run reaches the visitor.
+        assert " ".join(words[:4]) not in shown
+        assert "PINECONE" not in shown
+
+    async def test_assist_mode_drafts_are_never_passed_on(
+        self, client, provider_ask, chat_server, shop
+    ):
+        patched = await client.patch(
+            "/autopilot", json={"channels": {"web": {"mode": "assist"}}}, headers=shop.headers
+        )
+        assert patched.status_code == 200, patched.text
+        chat_server.plan(Step(text="You have 30 days [1]."))
+        pieces, on_delta = self.collector()
+        outcome = await provider_ask(
+            shop, "How long do I have to return an item?", channel="web", on_delta=on_delta
+        )
+        assert outcome.draft
+        assert pieces == []
+
+    async def test_the_offline_responder_streams_too(self, ask, shop):
+        pieces, on_delta = self.collector()
+        outcome = await ask(
+            shop, "How long do I have to return an item?", channel="web", on_delta=on_delta
+        )
+        assert outcome.decision == "answer"
+        assert pieces and outcome.reply.startswith("".join(pieces))

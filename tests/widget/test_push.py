@@ -224,6 +224,31 @@ class TestStream:
         assert reply.data["sender"]["kind"] == "ai"
         assert "30 days" in reply.data["content"]["text"]
 
+    async def test_the_reply_is_streamed_in_pieces_before_it_is_stored(
+        self, client, live, shop
+    ) -> None:
+        browser = await unverified(client, shop)
+        session = await browser.create_session()
+        async with open_stream(live, session["id"], headers=browser.headers) as stream:
+            sending = asyncio.create_task(
+                browser.send(session["id"], "How long do I have to return an item?")
+            )
+            await stream.next()  # the contact's own message
+            await stream.next("typing", timeout=10)
+            pieces: list[str] = []
+            while True:
+                frame = await stream.frame(timeout=30)
+                if frame.event == "delta":
+                    assert frame.id is None  # not stored, never replayed
+                    assert frame.data["kind"] == "ai"
+                    pieces.append(frame.data["text"])
+                elif frame.event == "message":
+                    reply = frame
+                    break
+            await sending
+        assert pieces
+        assert reply.data["content"]["text"].startswith("".join(pieces))
+
     @pytest.mark.usefixtures("no_ai")
     async def test_reconnect_with_last_event_id_replays_exactly_the_missed_events(
         self, client, live, org

@@ -11,6 +11,7 @@ while an earlier one of its session is still unanswered.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -109,7 +110,8 @@ async def agent_turn(ctx: TaskContext, *, org_id: str, session_id: str, event_id
                 await events.publish_typing(
                     bus, org_id=session.org_id, session_id=session.id, kind="ai", active=True
                 )
-            outcome = await _run_turn(db, agent, session=session, event=event)
+            on_delta = _delta_publisher(bus, session) if typing else None
+            outcome = await _run_turn(db, agent, session=session, event=event, on_delta=on_delta)
     finally:
         if typing:
             # After the commit above published the reply, or after a failed turn.
@@ -130,8 +132,31 @@ async def agent_turn(ctx: TaskContext, *, org_id: str, session_id: str, event_id
     await _next_waiting(ctx, uuid.UUID(session_id))
 
 
+def _delta_publisher(
+    bus: events.EventBus | None, session: ChatSession
+) -> Callable[[str], Awaitable[None]] | None:
+    """Passes the reply's pieces to the session's live viewers; a failed publish only
+    costs the live preview (the stored reply still arrives)."""
+    if bus is None:
+        return None
+    org_id, session_id = session.org_id, session.id
+
+    async def publish(text: str) -> None:
+        try:
+            await events.publish_delta(bus, org_id=org_id, session_id=session_id, text=text)
+        except Exception as exc:
+            log.warning("agent.delta_publish_failed", error=str(exc))
+
+    return publish
+
+
 async def _run_turn(
-    db: AsyncSession, agent: Agent, *, session: ChatSession, event: ChatEvent
+    db: AsyncSession,
+    agent: Agent,
+    *,
+    session: ChatSession,
+    event: ChatEvent,
+    on_delta: Callable[[str], Awaitable[None]] | None = None,
 ) -> TurnOutcome:
     """Decide the reply to `event` and store it, in the caller's transaction."""
     contact = await db.get(Contact, session.contact_id) if session.contact_id else None
@@ -147,6 +172,7 @@ async def _run_turn(
         human_owned=conversations.is_human_owned(session),
         handed_off=conversations.is_handed_off(session),
         unproductive_replies=session.ai_unproductive_replies,
+        on_delta=on_delta,
     )
     outcome = await agent.run(db, turn)
     await _store(db, session=session, event=event, outcome=outcome)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -34,6 +34,7 @@ from deskpilot.llm import (
     LeakGuard,
     Passage,
     ProviderError,
+    Reply,
     ReplyRequest,
     Responder,
     phrase,
@@ -84,6 +85,9 @@ class TurnInput:
     handed_off: bool = False
     unproductive_replies: int = 0
     now: datetime | None = None
+    # Called with each piece of the reply as it is written, when the reply goes straight to
+    # a live visitor (autopilot): the widget shows it growing. Never with a held-back leak.
+    on_delta: Callable[[str], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +357,11 @@ class Agent:
             bot_name=None,
         )
         try:
-            reply = await self.responder.reply(request)
+            if turn.on_delta is not None and mode == "autopilot":
+                guard = LeakGuard(profile, debug["_behavioral"], allowed=debug["_allowed"])
+                reply = await self._streamed(request, turn.on_delta, guard)
+            else:
+                reply = await self.responder.reply(request)
         except ProviderError as exc:
             clock.mark("respond")
             debug["provider_error"] = str(exc)
@@ -400,6 +408,32 @@ class Agent:
             )
             return _assist(outcome, mode)
         return self._unanswered(turn, seen, sentiment, tags, toggles, back_at, mode, debug)
+
+    async def _streamed(
+        self, request: ReplyRequest, on_delta: Callable[[str], Awaitable[None]], guard: LeakGuard
+    ) -> Reply:
+        """The reply, its text passed on as it is written. Text that might still grow into a
+        protected run is held back; after a leak nothing more is passed on (the stored
+        reply, which the visitor sees next, is the refusal)."""
+        stream = self.responder.stream(request)
+        text, shown, leaked = "", 0, False
+        try:
+            async for delta in stream:
+                text += delta
+                if leaked:
+                    continue
+                if guard.leaks(text):
+                    leaked = True
+                    continue
+                ready = guard.pending_from(text)
+                if ready > shown:
+                    await on_delta(text[shown:ready])
+                    shown = ready
+        finally:
+            await stream.aclose()
+        if stream.reply is None:
+            raise ProviderError("the reply stream ended without a reply")
+        return stream.reply
 
     def _unanswered(
         self,

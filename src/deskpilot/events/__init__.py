@@ -113,3 +113,16 @@ async def publish_typing(
         session_channel(org_id, session_id),
         {"type": "typing", "session_id": str(session_id), "kind": kind, "active": active},
     )
+
+
+async def publish_delta(
+    bus: EventBus | None, *, org_id: uuid.UUID, session_id: uuid.UUID, text: str
+) -> None:
+    """A piece of the AI's reply as it is written; not stored (the whole reply is, once it
+    is done, and replaces the pieces on the visitor's screen)."""
+    if bus is None:
+        return
+    await bus.publish(
+        session_channel(org_id, session_id),
+        {"type": "delta", "session_id": str(session_id), "kind": "ai", "text": text},
+    )

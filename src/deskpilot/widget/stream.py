@@ -1,6 +1,8 @@
 """The widget's server-sent events stream of one session (API.md 4.3): missed messages
 replayed from the database after `Last-Event-ID`, then live ones as the event bus
-announces them, `typing` notices, `session` changes and a `: ping` every 15 s.
+announces them, `typing` notices, the AI's reply as it is written (`delta`, [deskpilot]:
+pieces the widget shows in a draft bubble until the stored `message` replaces it),
+`session` changes and a `: ping` every 15 s.
 
 Bus notices only say "something new": the frames are always read from the database by
 `seq`, so a frame is never sent twice, never out of order, and a notice lost on the way
@@ -189,6 +191,10 @@ async def frames(plan: StreamPlan) -> AsyncIterator[str]:
                     kind, active = notice.get("kind"), notice.get("active")
                     if kind in ("ai", "agent") and isinstance(active, bool):
                         yield frame("typing", {"kind": kind, "active": active})
+                elif notice.get("type") == "delta":
+                    text = notice.get("text")
+                    if isinstance(text, str) and text:
+                        yield frame("delta", {"kind": "ai", "text": text})
                 elif notice.get("type") == "history" and int(notice.get("seq", 0)) <= seq:
                     continue  # already sent by a replay
                 else:  # a history notice, or RESYNC after a gap
