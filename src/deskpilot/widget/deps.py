@@ -1,5 +1,5 @@
 """Widget API credentials and limits: the org's public widget token (`X-Bot-Token`), the
-contact JWT, and the per-(token, IP), per-contact and per-IP rate limits of API.md 1.8."""
+contact JWT, and the per-(token, IP) rate limit of API.md 1.8 (the others are per endpoint)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,6 @@ from deskpilot.ratelimit import Quota
 from deskpilot.widget import service
 from deskpilot.widget.service import Viewer
 from deskpilot.widget.tokens import read_contact_token
-
-# [deskpilot] figures of API.md 1.8.
-WIDGET_PER_MINUTE = 120
-SEND_PER_MINUTE = 20
-CREATE_UNVERIFIED_PER_MINUTE = 10
-STREAM_CONNECTS_PER_MINUTE = 30  # per contact
-# [OpenCX] figure of API.md 1.8: stream connects per org.
-STREAM_CONNECTS_PER_ORG_PER_MINUTE = 1000
 
 _WIDGET_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -42,7 +34,9 @@ async def widget_org(
     token = request.headers.get("x-bot-token", "")
     if not _WIDGET_TOKEN.match(token):
         raise Unauthorized("Missing or invalid X-Bot-Token")
-    quota = await state.limiter.hit("widget", f"{token}:{ip}", WIDGET_PER_MINUTE)
+    quota = await state.limiter.hit(
+        "widget", f"{token}:{ip}", state.settings.RATE_LIMIT_WIDGET_PER_MINUTE
+    )
     apply_quota(response, quota, request)
     org = await service.find_org_by_widget_token(db, widget_token=token)
     if org is None or not hmac.compare_digest(org.widget_token.encode(), token.encode()):

@@ -37,10 +37,6 @@ from deskpilot.orgsettings.schemas import InputTimestamp
 from deskpilot.schemas import error_responses
 from deskpilot.widget import service, stream
 from deskpilot.widget.deps import (
-    CREATE_UNVERIFIED_PER_MINUTE,
-    SEND_PER_MINUTE,
-    STREAM_CONNECTS_PER_MINUTE,
-    STREAM_CONNECTS_PER_ORG_PER_MINUTE,
     CurrentViewer,
     WidgetOrg,
     apply_quota,
@@ -264,7 +260,9 @@ async def create_unverified(
     ip: ClientIP,
 ) -> ContactToken:
     quota = await state.limiter.hit(
-        "widget:create-unverified", str(ip), CREATE_UNVERIFIED_PER_MINUTE
+        "widget:create-unverified",
+        str(ip),
+        state.settings.RATE_LIMIT_WIDGET_CREATE_CONTACT_PER_MINUTE,
     )
     apply_quota(response, quota, request)
     contact = await service.create_unverified_contact(db, org_id=org.id, data=body)
@@ -419,7 +417,11 @@ async def send_message(
         if not hmac.compare_digest(body.bot_token.encode(), org.widget_token.encode()):
             raise SendRefused("invalid_request", "bot_token must equal X-Bot-Token")
         try:
-            quota = await state.limiter.hit("widget:send", str(viewer.contact_id), SEND_PER_MINUTE)
+            quota = await state.limiter.hit(
+                "widget:send",
+                str(viewer.contact_id),
+                state.settings.RATE_LIMIT_WIDGET_SEND_PER_MINUTE,
+            )
         except RateLimited as exc:
             response.headers.update(exc.headers)
             raise SendRefused("rate_limited", exc.message) from exc
@@ -598,11 +600,15 @@ async def open_stream(
             request, await widget_org(request, response, db, state, ip), db, state
         )
     quota = await state.limiter.hit(
-        "widget:stream", str(viewer.contact_id), STREAM_CONNECTS_PER_MINUTE
+        "widget:stream",
+        str(viewer.contact_id),
+        state.settings.RATE_LIMIT_WIDGET_STREAM_CONNECTS_PER_MINUTE,
     )
     apply_quota(response, quota, request)
     await state.limiter.hit(
-        "widget:stream-org", str(viewer.org_id), STREAM_CONNECTS_PER_ORG_PER_MINUTE
+        "widget:stream-org",
+        str(viewer.org_id),
+        state.settings.RATE_LIMIT_WIDGET_STREAM_CONNECTS_PER_ORG_PER_MINUTE,
     )
     session, _ = await service.get_widget_session(db, viewer=viewer, session_id=sessionId)
     if ticket_id is not None and not await state.events.claim_once(
