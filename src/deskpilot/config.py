@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     JOBS_CONCURRENCY: int = Field(default=2, ge=1, le=64)
     JOBS_SCHEDULER_INTERVAL_SECONDS: float = Field(default=30, gt=0)
     JOBS_LEASE_SECONDS: int = Field(default=60, ge=5)
+    # A deleted org's data (rows and files) is purged for good this many days later.
+    DELETED_ORG_RETENTION_DAYS: float = Field(default=30, ge=0)
     # Live updates go through Redis pub/sub when REDIS_URL is set; channels and the streams'
     # shared state live under this prefix (separate installs on one Redis need different ones).
     EVENTS_PREFIX: str = Field(default="deskpilot:events", min_length=1, max_length=100)

@@ -12,6 +12,7 @@ from deskpilot.agent import tasks as agent_tasks
 from deskpilot.conversations import tasks as conversation_tasks
 from deskpilot.crawl import tasks as crawl_tasks
 from deskpilot.jobs import TaskContext, TaskFunction
+from deskpilot.org import tasks as org_tasks
 
 log = structlog.get_logger()
 
@@ -38,6 +39,7 @@ PERIODIC: tuple[Periodic, ...] = (
     crawl_tasks.scheduler_tick,
     conversation_tasks.close_idle_sessions,
     agent_tasks.resume_turns,
+    org_tasks.purge_deleted_orgs,
 )
 
 

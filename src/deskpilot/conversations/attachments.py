@@ -9,6 +9,7 @@ import binascii
 import mimetypes
 import re
 import secrets
+import shutil
 import uuid
 from base64 import b64decode
 from collections.abc import Sequence
@@ -64,6 +65,10 @@ class AttachmentStore:
                     path.unlink(missing_ok=True)
 
         await asyncio.to_thread(delete)
+
+    async def delete_org(self, org_id: uuid.UUID) -> None:
+        """Every file of one org (its data is being purged)."""
+        await asyncio.to_thread(shutil.rmtree, self.root / str(org_id), ignore_errors=True)
 
 
 def stored_files(attachments: Sequence[dict[str, Any]] | None) -> list[str]:

@@ -24,7 +24,8 @@ from deskpilot.crawl.service import log_changes
 from deskpilot.crawler import CrawlSpec, CrawlStatus, KnownPage, PageOutcome, PageResult
 from deskpilot.db import transaction
 from deskpilot.indexing import context_prefix
-from deskpilot.jobs import TaskContext, TaskFunction
+from deskpilot.jobs import TaskContext, TaskFunction, due_every
+from deskpilot.knowledge import service as knowledge_service
 from deskpilot.models import Chunk, CrawlJob, Datasource, Page, utcnow
 
 log = structlog.get_logger()
@@ -592,8 +593,13 @@ async def requeue_other_models(ctx: TaskContext) -> int:
 async def scheduler_tick(ctx: TaskContext) -> None:
     """The crawl feature's periodic work (`deskpilot.tasks` calls it on every tick): start
     due re-crawls, hand orphaned jobs to a runner, embed leftover chunks (also those another
-    model embedded)."""
+    model embedded), and prune the knowledge log hourly."""
     await requeue_other_models(ctx)
+    if due_every(ctx, "prune_knowledge_log", 3600):
+        async with transaction(ctx.sessionmaker) as session:
+            pruned = await knowledge_service.prune_log(session, now=utcnow())
+        if pruned:
+            log.info("knowledge.log_pruned", rows=pruned)
     async with transaction(ctx.sessionmaker) as session:
         due = await scheduling.claim_due_recrawls(session)
     async with ctx.sessionmaker() as session:

@@ -13,6 +13,7 @@ from deskpilot.jobs._queue import (
     TaskContext,
     TaskFunction,
     create_queue,
+    due_every,
     run_worker,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "TaskContext",
     "TaskFunction",
     "create_queue",
+    "due_every",
     "run_worker",
 ]

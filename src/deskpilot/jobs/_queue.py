@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,17 @@ class TaskContext:
 
 
 TaskFunction = Callable[..., Awaitable[None]]
+
+
+def due_every(ctx: TaskContext, key: str, seconds: float) -> bool:
+    """True at most once per `seconds` in this process for `key`: for periodic housekeeping
+    that need not run on every scheduler tick (and is harmless when two processes run it)."""
+    now = time.monotonic()
+    last = ctx.resources.get(f"due:{key}")
+    if last is not None and now - last < seconds:
+        return False
+    ctx.resources[f"due:{key}"] = now
+    return True
 
 
 class JobQueue(Protocol):

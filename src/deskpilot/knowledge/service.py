@@ -4,14 +4,20 @@ hybrid index, kept current through the `knowledge_changes` log, and searched.
 Any process may change chunks (a crawl worker, an API call excluding a page); each search
 first applies the changes logged since this process last looked, so a deleted or excluded
 page is gone from the very next search, in every process.
+
+The log is pruned after `LOG_RETENTION` (the latest row of each org stays, so positions
+only grow); a process that has not looked at an org for half that time reloads it whole
+instead of trusting a log that may have lost rows it never saw.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +30,22 @@ from deskpilot.indexing import context_prefix
 from deskpilot.models import Chunk, KnowledgeChange, Page
 from deskpilot.retrieval import KnowledgeIndex, Retriever, SearchHit
 
+LOG_RETENTION = timedelta(hours=24)
+# An org this process has not synced for this long is reloaded whole.
+_STALE_AFTER_SECONDS = LOG_RETENTION.total_seconds() / 2
+
+
+async def prune_log(session: AsyncSession, *, now: datetime) -> int:
+    """Delete log rows older than `LOG_RETENTION`, except each org's latest."""
+    latest = sa.select(sa.func.max(KnowledgeChange.seq)).group_by(KnowledgeChange.org_id)
+    result = await session.execute(
+        sa.delete(KnowledgeChange)
+        .where(KnowledgeChange.created_at < now - LOG_RETENTION)
+        .where(KnowledgeChange.seq.not_in(latest))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
 
 def vector_bytes(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=np.float32).tobytes()
@@ -34,6 +56,7 @@ class KnowledgeBase:
         self._index = index
         self._retriever = retriever
         self._seq: dict[uuid.UUID, int] = {}
+        self._synced_at: dict[uuid.UUID, float] = {}  # monotonic
         self._locks: defaultdict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     @property
@@ -93,6 +116,10 @@ class KnowledgeBase:
         """Bring this process's index of the org up to date with the database."""
         async with self._locks[org_id]:
             last = self._seq.get(org_id)
+            now = time.monotonic()
+            if now - self._synced_at.get(org_id, now) > _STALE_AFTER_SECONDS:
+                last = None  # the log may have been pruned past what this process saw
+            self._synced_at[org_id] = now
             latest = await session.scalar(
                 sa.select(sa.func.max(KnowledgeChange.seq)).where(KnowledgeChange.org_id == org_id)
             )

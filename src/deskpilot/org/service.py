@@ -222,6 +222,29 @@ async def delete_org(session: AsyncSession, *, org: Org) -> None:
     await session.flush()
 
 
+async def orgs_to_purge(
+    session: AsyncSession, *, deleted_before: datetime, limit: int = 20
+) -> list[uuid.UUID]:
+    """Orgs soft-deleted before `deleted_before`: their retention is over."""
+    return list(
+        await session.scalars(
+            sa.select(Org.id)
+            .where(Org.deleted_at.is_not(None), Org.deleted_at < deleted_before)
+            .order_by(Org.deleted_at)
+            .limit(limit)
+        )
+    )
+
+
+async def purge_orgs(session: AsyncSession, *, org_ids: list[uuid.UUID]) -> None:
+    """Delete deleted orgs for good with every row they own (the foreign keys cascade)."""
+    await session.execute(
+        sa.delete(Org)
+        .where(Org.id.in_(org_ids), Org.deleted_at.is_not(None))
+        .execution_options(synchronize_session=False)
+    )
+
+
 # --- org API keys -------------------------------------------------------------------------
 
 
