@@ -42,6 +42,7 @@ from deskpilot.ratelimit import RateLimiter
 from deskpilot.retrieval import KnowledgeIndex, Retriever
 from deskpilot.tasks import TASKS, run_scheduler
 from deskpilot.training import routes as training_routes
+from deskpilot.widget import assets as widget_assets
 from deskpilot.widget import routes as widget_routes
 
 DASHBOARD_DIR = Path(__file__).parent / "dashboard"
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_routes.router)
     app.include_router(widget_routes.auth_router)
     app.include_router(widget_routes.router)
+    app.include_router(widget_assets.router)
     app.include_router(dashboard_pages.router)
     app.mount(
         "/static/dashboard",
