@@ -22,7 +22,7 @@ from deskpilot.contacts import routes as contacts_routes
 from deskpilot.conversations import routes as conversations_routes
 from deskpilot.crawl import routes as crawl_routes
 from deskpilot.crawl import tasks as crawl_tasks
-from deskpilot.crawl.resources import LazyEmbedder, close_resources
+from deskpilot.crawl.resources import LazyEmbedder, close_resources, warn_if_render_unavailable
 from deskpilot.dashboard import pages as dashboard_pages
 from deskpilot.deps import AppState
 from deskpilot.error_handlers import install_error_handlers
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warn_if_render_unavailable(settings)
         engine = database.create_engine(settings)
         bus = await create_event_bus(settings)
         # Every unit of work carries the bus, so services publish after their commit.

@@ -117,7 +117,7 @@ def worker(
     burst: Annotated[bool, typer.Option(help="Exit once the queue is empty")] = False,
 ) -> None:
     """Run background jobs from the Redis queue (JOBS_BACKEND=redis), with the scheduler."""
-    from deskpilot.crawl.resources import close_resources
+    from deskpilot.crawl.resources import close_resources, warn_if_render_unavailable
     from deskpilot.jobs import run_worker
     from deskpilot.logging import configure_logging
     from deskpilot.tasks import TASKS, run_scheduler
@@ -126,6 +126,7 @@ def worker(
     if not settings.REDIS_URL:
         _fail("deskpilot worker needs REDIS_URL (and JOBS_BACKEND=redis on the servers)")
     configure_logging(settings)
+    warn_if_render_unavailable(settings)
     database.upgrade(settings)
     scheduler: dict[str, asyncio.Task[None]] = {}
 

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     CRAWLER_POLITENESS_DELAY_SECONDS: float = Field(default=0.1, ge=0)
     CRAWLER_TIMEOUT_SECONDS: float = Field(default=20, gt=0)
     CRAWLER_MAX_PAGE_BYTES: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # JavaScript-built pages (next to no text, a script) are loaded in the system's headless
+    # Chromium (needs the `render` extra); the last two: time per page, pages at once.
+    CRAWLER_RENDER_JS: bool = False
+    CRAWLER_CHROMIUM_PATH: str = "/usr/bin/chromium"
+    CRAWLER_RENDER_TIMEOUT_SECONDS: float = Field(default=15, gt=0, le=120)
+    CRAWLER_RENDER_CONCURRENCY: int = Field(default=2, ge=1, le=16)
     # Embeddings: `local` = all-MiniLM-L6-v2 on the CPU from the installed wheel (offline);
     # `openai` = any OpenAI-compatible /v1/embeddings endpoint.
     EMBEDDINGS_PROVIDER: Literal["local", "openai"] = "local"

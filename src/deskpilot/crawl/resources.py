@@ -7,8 +7,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+import structlog
+
 from deskpilot.config import Settings
-from deskpilot.crawler import Crawler, CrawlerOptions
+from deskpilot.crawler import Crawler, CrawlerOptions, render_unavailable
 from deskpilot.indexing import (
     Chunker,
     Embedder,
@@ -18,6 +20,8 @@ from deskpilot.indexing import (
     prepare_minilm,
 )
 from deskpilot.jobs import TaskContext
+
+log = structlog.get_logger()
 
 MINILM_DIMENSION = 384
 
@@ -45,8 +49,26 @@ def build_crawler(settings: Settings) -> Crawler:
             politeness_delay_seconds=settings.CRAWLER_POLITENESS_DELAY_SECONDS,
             read_timeout_seconds=settings.CRAWLER_TIMEOUT_SECONDS,
             max_response_bytes=settings.CRAWLER_MAX_PAGE_BYTES,
+            render_js=settings.CRAWLER_RENDER_JS,
+            chromium_path=settings.CRAWLER_CHROMIUM_PATH,
+            render_timeout_seconds=settings.CRAWLER_RENDER_TIMEOUT_SECONDS,
+            render_concurrency=settings.CRAWLER_RENDER_CONCURRENCY,
         )
     )
+
+
+def warn_if_render_unavailable(settings: Settings) -> None:
+    """At startup: say so when CRAWLER_RENDER_JS is on but cannot work here (crawls then
+    carry on without rendering, and say it again when a page needs it)."""
+    if not settings.CRAWLER_RENDER_JS:
+        return
+    why = render_unavailable(settings.CRAWLER_CHROMIUM_PATH)
+    if why is not None:
+        log.warning(
+            "crawler.render_unavailable",
+            reason=why,
+            effect="CRAWLER_RENDER_JS is on but pages are crawled without rendering",
+        )
 
 
 def _resource(ctx: TaskContext, name: str, factory: Any) -> Any:

@@ -12,7 +12,9 @@ each `PageResult` as it arrives, and hands known pages back in for incremental r
 
 Outcomes are statements about `result.url`: NEW / UPDATED carry the page, UNCHANGED means
 keep it (304 or same hash), GONE and SKIPPED mean remove it if stored, FAILED means keep
-what was stored and show the error.
+what was stored and show the error. With `CrawlerOptions(render_js=True)`, HTML pages that
+hold next to no text but carry a script are loaded in the system's headless Chromium
+(`result.rendered`), every request the browser makes answered through the same SSRF guard.
 """
 
 from deskpilot.crawler._crawl import Crawler, CrawlRun, check_start_url
@@ -38,12 +40,14 @@ from deskpilot.crawler._models import (
     PageResult,
     Reason,
 )
+from deskpilot.crawler._render import RENDER_BELOW_CHARS, render_unavailable
 from deskpilot.crawler._scope import compile_path_pattern
 from deskpilot.crawler._ssrf import AddressPolicy, Resolver
 from deskpilot.crawler._urls import normalize_url
 
 __all__ = [
     "DEFAULT_USER_AGENT",
+    "RENDER_BELOW_CHARS",
     "ROBOTS_AGENT",
     "AddressPolicy",
     "BlockedAddressError",
@@ -70,4 +74,5 @@ __all__ = [
     "extract_document",
     "extract_html",
     "normalize_url",
+    "render_unavailable",
 ]

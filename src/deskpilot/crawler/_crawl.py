@@ -5,6 +5,7 @@ resumable (seeded frontier, done URLs skipped) and cancellable."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import os
@@ -20,7 +21,13 @@ import httpx
 import structlog
 
 from deskpilot.crawler._errors import InvalidURLError
-from deskpilot.crawler._extract import Extraction, content_hash, document_kind, extract_document
+from deskpilot.crawler._extract import (
+    DocumentKind,
+    Extraction,
+    content_hash,
+    document_kind,
+    extract_document,
+)
 from deskpilot.crawler._fetch import Fetched, Fetcher, FetchError, RedirectRefused
 from deskpilot.crawler._models import (
     CrawlerOptions,
@@ -33,6 +40,7 @@ from deskpilot.crawler._models import (
     PageResult,
     Reason,
 )
+from deskpilot.crawler._render import Renderer, needs_rendering, text_size
 from deskpilot.crawler._robots import RobotsRules, RobotsUnavailable, fetch_robots
 from deskpilot.crawler._scope import Scope
 from deskpilot.crawler._sitemaps import collect_sitemap_urls
@@ -48,7 +56,8 @@ _START, _KNOWN, _SITEMAP, _LINK = 0, 1, 2, 3
 
 class Crawler:
     """Crawls sites into `PageResult`s. Owns the HTTP client (connection pool, per-host
-    limits) and the extraction executor: create one per process and share it.
+    limits), the extraction executor and, with `render_js`, the headless browser: create
+    one per process and share it.
 
         async with Crawler(options) as crawler:
             async with crawler.crawl(CrawlSpec("https://docs.example.com/")) as run:
@@ -75,8 +84,11 @@ class Crawler:
         self.executor = executor or ThreadPoolExecutor(
             max_workers=min(2, os.cpu_count() or 1), thread_name_prefix="deskpilot-extract"
         )
+        self.renderer = Renderer(self.options, self.fetcher) if self.options.render_js else None
 
     async def aclose(self) -> None:
+        if self.renderer is not None:
+            await self.renderer.aclose()
         await self.fetcher.aclose()
         if self._owns_executor:
             self.executor.shutdown(wait=False, cancel_futures=True)
@@ -184,6 +196,7 @@ class CrawlRun:
         self._options = crawler.options
         self._fetcher = crawler.fetcher
         self._executor = crawler.executor
+        self._renderer = crawler.renderer
         self._known: dict[str, KnownPage] = {}
         for page in known:
             key = normalize_url(page.url)
@@ -256,7 +269,10 @@ class CrawlRun:
     async def _drive(self) -> None:
         log.info("crawler.started", url=self._scope.start_url, page_limit=self.spec.page_limit)
         try:
-            status, error = await self._run()
+            async with (
+                self._renderer.session() if self._renderer is not None else contextlib.nullcontext()
+            ):
+                status, error = await self._run()
         except asyncio.CancelledError:
             self.summary = CrawlSummary(
                 CrawlStatus.CANCELLED, self.stats, sitemaps=tuple(self._sitemaps)
@@ -631,7 +647,58 @@ class CrawlRun:
             return [
                 await self._emit(replace(base, reason=Reason.UNSUPPORTED_TYPE, error=content_type))
             ]
+        if (
+            self._renderer is not None
+            and kind is DocumentKind.HTML
+            and needs_rendering(fetched.body, extraction)
+        ):
+            rendered = await self._rendered(fetched, extraction)
+            if rendered is not None:
+                extraction = rendered
+                base = replace(base, rendered=True, etag=None, last_modified=None)
         return await self._handle_extraction(extraction, base, item, headers, is_start=is_start)
+
+    async def _rendered(self, fetched: Fetched, extraction: Extraction) -> Extraction | None:
+        """The page as headless Chromium shows it, when that holds more text."""
+        assert self._renderer is not None
+        url = fetched.url
+        try:
+            html = await self._renderer.render(
+                fetched, allow_resource=self._resource_allowed, stats=self.stats
+            )
+        except Exception:
+            # Rendering only ever adds to a page: a bug in it must not cost the page.
+            log.exception("crawler.render_crashed", url=url)
+            return None
+        if html is None:
+            return None
+        try:
+            rendered = await asyncio.get_running_loop().run_in_executor(
+                self._executor,
+                functools.partial(
+                    extract_document,
+                    html.encode(errors="replace"),
+                    url,
+                    "text/html; charset=utf-8",
+                    pdf=False,
+                ),
+            )
+        except Exception as exc:
+            log.warning("crawler.extract_failed", url=url, rendered=True, error=repr(exc))
+            return None
+        if rendered is None or text_size(rendered) <= text_size(extraction):
+            log.info("crawler.render_discarded", url=url, reason="no more text than the HTML")
+            return None
+        self.stats.rendered += 1
+        # Links of both: a script may replace the server's links with its router's.
+        links = tuple(dict.fromkeys((*rendered.page.links, *extraction.page.links)))
+        return replace(rendered, page=replace(rendered.page, links=links))
+
+    def _resource_allowed(self, url: str) -> bool:
+        # A rendered page's own scripts and data calls honour the robots.txt already read
+        # (its site's); other origins' robots.txt are not fetched for a script.
+        rules = self._robots.get(origin_of(url))
+        return not isinstance(rules, RobotsRules) or rules.allows(url)
 
     async def _handle_extraction(
         self,

@@ -60,6 +60,12 @@ class CrawlerOptions:
     verify_tls: bool = True
     # PEM file of roots trusted on top of certifi's, for intranet sites with a private CA.
     ca_bundle: str | None = None
+    # HTML pages with next to no text and a script are loaded in the system's headless
+    # Chromium (see _render.py); pages in the browser at once, across all crawls.
+    render_js: bool = False
+    chromium_path: str = "/usr/bin/chromium"
+    render_timeout_seconds: float = 15.0
+    render_concurrency: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +98,7 @@ class Reason(StrEnum):
     DUPLICATE = "duplicate"  # same content as `target_url`
     NOINDEX = "noindex"  # meta robots or X-Robots-Tag says noindex
     UNSUPPORTED_TYPE = "unsupported_type"  # not HTML, text, Markdown or PDF
-    NO_CONTENT = "no_content"  # no main text (an index page, or rendered by JavaScript)
+    NO_CONTENT = "no_content"  # no main text (an index page, or JavaScript-built unrendered)
     # FAILED
     BLOCKED_ADDRESS = "blocked_address"  # SSRF guard: private, loopback, metadata...
     TIMEOUT = "timeout"
@@ -127,6 +133,10 @@ class PageResult:
     # In-scope URLs this page added to the frontier, for a caller that persists the frontier
     # (so a resumed crawl can be seeded with them).
     discovered: tuple[str, ...] = ()
+    # `page` is what headless Chromium showed after the page's scripts ran. Such a result
+    # carries no etag or last_modified: the next crawl fetches and renders it again, since
+    # its text comes from requests a 304 on the HTML would not cover.
+    rendered: bool = False
 
 
 class CrawlStatus(StrEnum):
@@ -152,6 +162,8 @@ class CrawlStats:
     requests: int = 0
     retries: int = 0
     bytes_received: int = 0
+    # Pages whose text came from headless Chromium.
+    rendered: int = 0
     hit_page_limit: bool = False
 
     def count(self, result: PageResult) -> None:
