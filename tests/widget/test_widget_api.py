@@ -283,6 +283,39 @@ class TestHistoryAndPoll:
         newer = await browser.history(session["id"], lastMessageTimestamp=items[0]["sentAt"])
         assert [i["content"]["text"] for i in newer] == ["Second question"]
 
+    async def test_send_returns_the_id_of_the_contacts_own_message(self, client, org) -> None:
+        browser = await unverified(client, org)
+        session = await browser.create_session()
+        result = await browser.send(session["id"], "Hello")
+        items = await browser.history(session["id"])
+        assert result["messageId"] == items[-1]["publicId"]
+
+    async def test_the_assigned_agent_shows_with_name_and_avatar(self, client, org) -> None:
+        browser = await unverified(client, org)
+        session = await browser.create_session()
+        await browser.send(session["id"], "Hello")
+        avatar = "https://cdn.example.com/grace.png"
+        response = await client.post(
+            f"/chat/sessions/{session['id']}/send",
+            json={
+                "sender": "agent",
+                "agent": {"id": 7, "name": "Grace", "avatar_url": avatar},
+                "message": {"text": "Hi, Grace here."},
+                "should_take_over_session_from_ai": True,
+            },
+            headers=org.headers,
+        )
+        assert response.status_code == 200, response.text
+        poll = (await browser.get(f"/poll/{session['id']}")).json()
+        assert poll["session"]["assignee"] == {
+            "kind": "human",
+            "name": "Grace",
+            "avatarUrl": avatar,
+        }
+        reply = poll["history"][-1]
+        assert reply["type"] == "agent_message"
+        assert reply["sender"] == {"kind": "agent", "name": "Grace", "avatar": avatar}
+
     async def test_poll_returns_session_and_new_messages(self, client, org) -> None:
         browser = await unverified(client, org)
         session = await browser.create_session()

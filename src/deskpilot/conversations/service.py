@@ -28,6 +28,7 @@ from deskpilot.contacts.schemas import MAX_CUSTOM_DATA_KEYS, ContactInput
 from deskpilot.contacts.service import get_contact, update_contact, upsert_contact
 from deskpilot.conversations.attachments import AttachmentStore, store_attachments, stored_files
 from deskpilot.conversations.schemas import (
+    AgentInput,
     AttachmentInput,
     EventType,
     SendBody,
@@ -805,6 +806,11 @@ async def _merge_contact(
     return contact
 
 
+def _agent_context(agent: AgentInput) -> dict[str, Any] | None:
+    """The agent's avatar travels with their events, for the widget to show."""
+    return {"sender_avatar_url": agent.avatar_url} if agent.avatar_url else None
+
+
 async def _has_joined(db: AsyncSession, session: ChatSession, agent_id: int) -> bool:
     found = await db.scalar(
         org_scoped(ChatEvent, session.org_id)
@@ -853,6 +859,7 @@ async def send_message(
                 sender_type="human_agent",
                 sender_id=agent.id,
                 sender_name=agent.name,
+                context=_agent_context(agent),
             )
     attachments = await _store(store, session, data.message.attachments)
     try:
@@ -877,6 +884,7 @@ async def send_message(
             sender_name=data.agent.name,
             text=data.message.text,
             attachments=attachments,
+            context=_agent_context(data.agent),
         )
     except BaseException:
         await store.delete(session.org_id, session.id, stored_files(attachments))

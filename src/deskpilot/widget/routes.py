@@ -155,7 +155,7 @@ def upload_store(state: AppState) -> AttachmentStore:
 def session_read(view: SessionView) -> WidgetSessionRead:
     session = view.session
     if session.assignee_id is not None:
-        assignee = Assignee(kind="human", name=None, avatarUrl=None)
+        assignee = Assignee(kind="human", name=view.agent_name, avatarUrl=view.agent_avatar)
     elif session.handoff_at is not None:
         assignee = Assignee(kind="none", name=None, avatarUrl=None)
     else:
@@ -200,6 +200,14 @@ def _widget_type(event: ChatEvent) -> str:
     return _WIDGET_TYPES.get(event.type, event.type)
 
 
+def sender_avatar(event: ChatEvent) -> str | None:
+    """A human agent's avatar, as the Org API's send gave it (kept in the event's context)."""
+    if event.sender_type != "human_agent" or not event.context:
+        return None
+    avatar = event.context.get("sender_avatar_url")
+    return avatar if isinstance(avatar, str) else None
+
+
 def history_item(event: ChatEvent, *, public_url: str) -> WidgetHistory:
     attachments = event_attachments(
         event, download_base=f"{public_url}{PREFIX}/session/{event.session_id}/attachments"
@@ -212,7 +220,7 @@ def history_item(event: ChatEvent, *, public_url: str) -> WidgetHistory:
         publicId=event.id,
         type=_widget_type(event),
         content=HistoryContent(text=event.text),
-        sender=HistorySender(kind=kind, name=event.sender_name, avatar=None),
+        sender=HistorySender(kind=kind, name=event.sender_name, avatar=sender_avatar(event)),
         sentAt=event.created_at,
         attachments=attachments,
         systemMessagePayload=payload,
@@ -447,7 +455,12 @@ async def send_message(
             fresh, viewer=viewer, session_id=body.session_id
         )
         session_now = await _read(fresh, viewer.org_id, session, link)
-    sent = SendSuccess(success=True, sessionIsHandedOff=result.handed_off, session=session_now)
+    sent = SendSuccess(
+        success=True,
+        messageId=event_id,
+        sessionIsHandedOff=result.handed_off,
+        session=session_now,
+    )
     if result.code is not None:
         sent.code = result.code
     if result.reply_id is not None:

@@ -242,6 +242,8 @@ class AutopilotResponse(BaseModel):
 
 class SendSuccess(BaseModel):
     success: Literal[True] = True
+    # [deskpilot] the `publicId` of the contact's own message, as history and push show it.
+    messageId: UUID | None = None
     code: str | None = None
     autopilotResponse: AutopilotResponse | None = None
     sessionIsHandedOff: bool | None = None

@@ -150,6 +150,9 @@ class SessionView:
     session: ChatSession
     link: WidgetSession
     last_message: str | None
+    # The assigned human agent as their latest event in the session names them.
+    agent_name: str | None = None
+    agent_avatar: str | None = None
 
 
 async def create_widget_session(
@@ -243,7 +246,43 @@ async def describe_sessions(
             )
         )
         texts = {session_id: text for session_id, text in found.tuples()}
-    return [SessionView(session, link, texts.get(session.id)) for session, link in rows]
+    agents = await _assigned_agents(db, org_id=org_id, sessions=[s for s, _ in rows])
+    return [
+        SessionView(session, link, texts.get(session.id), *agents.get(session.id, (None, None)))
+        for session, link in rows
+    ]
+
+
+async def _assigned_agents(
+    db: AsyncSession, *, org_id: uuid.UUID, sessions: Sequence[ChatSession]
+) -> dict[uuid.UUID, tuple[str | None, str | None]]:
+    """Name and avatar of each session's assigned agent, from the latest event of theirs."""
+    assigned = {s.id: s.assignee_id for s in sessions if s.assignee_id is not None}
+    if not assigned:
+        return {}
+    latest = (
+        sa.select(ChatEvent.session_id, sa.func.max(ChatEvent.seq).label("seq"))
+        .join(ChatSession, ChatSession.id == ChatEvent.session_id)
+        .where(
+            ChatEvent.org_id == org_id,
+            ChatEvent.session_id.in_(list(assigned)),
+            ChatEvent.sender_type == "human_agent",
+            ChatEvent.sender_id == ChatSession.assignee_id,
+        )
+        .group_by(ChatEvent.session_id)
+        .subquery()
+    )
+    found = await db.execute(
+        sa.select(ChatEvent.session_id, ChatEvent.sender_name, ChatEvent.context).join(
+            latest,
+            sa.and_(ChatEvent.session_id == latest.c.session_id, ChatEvent.seq == latest.c.seq),
+        )
+    )
+    agents = {}
+    for session_id, name, context in found.tuples():
+        avatar = (context or {}).get("sender_avatar_url")
+        agents[session_id] = (name, avatar if isinstance(avatar, str) else None)
+    return agents
 
 
 async def list_widget_events(
