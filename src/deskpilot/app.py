@@ -42,6 +42,8 @@ from deskpilot.ratelimit import RateLimiter
 from deskpilot.retrieval import KnowledgeIndex, Retriever
 from deskpilot.tasks import TASKS, run_scheduler
 from deskpilot.training import routes as training_routes
+from deskpilot.webhooks import routes as webhooks_routes
+from deskpilot.webhooks.tasks import stop_delivering
 from deskpilot.widget import assets as widget_assets
 from deskpilot.widget import routes as widget_routes
 
@@ -123,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await scheduler
             await queue.close()
+            await stop_delivering(context)
             await close_resources(context)
             await embedder.aclose()
             await limiter.close()
@@ -147,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contacts_routes.router)
     app.include_router(conversations_routes.router)
     app.include_router(orgsettings_routes.router)
+    app.include_router(webhooks_routes.router)
     app.include_router(auth_routes.router)
     app.include_router(widget_routes.auth_router)
     app.include_router(widget_routes.router)

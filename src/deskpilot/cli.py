@@ -121,6 +121,7 @@ def worker(
     from deskpilot.jobs import run_worker
     from deskpilot.logging import configure_logging
     from deskpilot.tasks import TASKS, run_scheduler
+    from deskpilot.webhooks.tasks import stop_delivering
 
     settings = _settings()
     if not settings.REDIS_URL:
@@ -137,6 +138,7 @@ def worker(
         task = scheduler.pop("task", None)
         if task is not None:
             task.cancel()
+        await stop_delivering(context)
         await close_resources(context)
 
     asyncio.run(

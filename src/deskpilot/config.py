@@ -75,6 +75,20 @@ class Settings(BaseSettings):
     CRAWLER_CHROMIUM_PATH: str = "/usr/bin/chromium"
     CRAWLER_RENDER_TIMEOUT_SECONDS: float = Field(default=15, gt=0, le=120)
     CRAWLER_RENDER_CONCURRENCY: int = Field(default=2, ge=1, le=16)
+    # Webhook URLs must be https and resolve to public addresses; these let an install (in
+    # development) use plain http, and private, loopback and link-local addresses.
+    WEBHOOKS_ALLOW_HTTP: bool = False
+    WEBHOOKS_ALLOW_PRIVATE_NETWORKS: bool = False
+    # One delivery attempt, connect to last byte; past it the attempt has failed.
+    WEBHOOKS_TIMEOUT_SECONDS: float = Field(default=10, gt=0, le=60)
+    # The pause before each retry (±20 % jitter): one attempt more than there are pauses,
+    # then the delivery is `failed`.
+    WEBHOOKS_RETRY_SCHEDULE_SECONDS: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [60.0, 300.0, 1800.0, 7200.0, 21600.0, 43200.0, 86400.0],
+        max_length=20,
+    )
+    # Requests in flight at once per delivering process (the server, or each worker).
+    WEBHOOKS_CONCURRENCY: int = Field(default=16, ge=1, le=256)
     # Embeddings: `local` = all-MiniLM-L6-v2 on the CPU from the installed wheel (offline);
     # `openai` = any OpenAI-compatible /v1/embeddings endpoint.
     EMBEDDINGS_PROVIDER: Literal["local", "openai"] = "local"
@@ -114,6 +128,20 @@ class Settings(BaseSettings):
     def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("WEBHOOKS_RETRY_SCHEDULE_SECONDS", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("WEBHOOKS_RETRY_SCHEDULE_SECONDS")
+    @classmethod
+    def _positive_pauses(cls, value: list[float]) -> list[float]:
+        if any(pause <= 0 for pause in value):
+            raise ValueError("every pause must be more than 0 seconds")
         return value
 
     @field_validator("PUBLIC_URL")

@@ -13,6 +13,7 @@ from deskpilot.conversations import tasks as conversation_tasks
 from deskpilot.crawl import tasks as crawl_tasks
 from deskpilot.jobs import TaskContext, TaskFunction
 from deskpilot.org import tasks as org_tasks
+from deskpilot.webhooks import tasks as webhook_tasks
 
 log = structlog.get_logger()
 
@@ -40,6 +41,7 @@ PERIODIC: tuple[Periodic, ...] = (
     conversation_tasks.close_idle_sessions,
     agent_tasks.resume_turns,
     org_tasks.purge_deleted_orgs,
+    webhook_tasks.keep_delivering,
 )
 
 

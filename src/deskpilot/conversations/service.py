@@ -54,6 +54,7 @@ from deskpilot.models import (
 from deskpilot.orgsettings.service import channel_mode, resolve_tags, tag_key
 from deskpilot.pagination import apply_cursor, contains_pattern, page_of, time_range
 from deskpilot.tenancy import org_scoped
+from deskpilot.webhooks import payloads as webhook_events
 
 log = structlog.get_logger()
 
@@ -155,7 +156,22 @@ async def create_session(
     db.add(session)
     await db.flush()
     log.info("conversations.created", org_id=str(org_id), session_id=str(session.id))
+    _announce_created(db, org_id=org_id, session_id=session.id)
     return session
+
+
+def _announce_created(db: AsyncSession, *, org_id: uuid.UUID, session_id: uuid.UUID) -> None:
+    """The org's live views (the dashboard's inbox) hear of a session before its first
+    event, once it is committed."""
+    bus = events.bus_of(db)
+    if bus is None:
+        return
+    notice = {"type": "session_created", "org_id": str(org_id), "session_id": str(session_id)}
+
+    async def announce() -> None:
+        await bus.publish(events.org_channel(org_id), notice)
+
+    after_commit(db, announce)
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,9 +400,11 @@ async def update_session(
             "reflect_status_change_for_integration": changes.reflect_status_change_for_integration,
             "session_closed_payload": changes.session_closed_payload,
         }
-        await close_session(db, session=session, status=changes.status)
+        closed = await close_session(db, session=session, status=changes.status)
         if changes.generate_summary_and_sentiment_on_resolve:
             await summarize_session(db, session=session)
+        if closed is not None:
+            await webhook_events.conversation_closed(db, session=session, event=closed)
     if fields:
         session.updated_at = utcnow()
     await db.flush()
@@ -496,6 +514,8 @@ async def _append(
         sender_type=sender_type,
         created_at=now.isoformat(),
     )
+    # Webhook events go into the outbox in this same transaction.
+    await webhook_events.history_event_added(db, session=session, event=event)
     return event
 
 
@@ -653,12 +673,13 @@ async def assign_session(
     None hands the session back (no event). Assigning the current assignee does nothing."""
     if assignee_id == session.assignee_id:
         return None
+    from_ai = session.assignee_id is None and session.handoff_at is None
     session.assignee_id = assignee_id
     session.updated_at = utcnow()
     if assignee_id is None:
         await db.flush()
         return None
-    return await _append(
+    event = await _append(
         db,
         session=session,
         type="human_agent_takeover",
@@ -666,6 +687,22 @@ async def assign_session(
         sender_id=assignee_id,
         sender_name=agent_name,
     )
+    if from_ai:
+        await webhook_events.taken_over(db, session=session, event=event)
+    return event
+
+
+async def hand_back_to_ai(db: AsyncSession, *, session: ChatSession) -> None:
+    """The AI answers again: no assignee and no open handoff. The `handoff` event stays in
+    the history, so reports still count it; no event is logged (none of the API's types
+    says this)."""
+    session.assignee_id = None
+    session.handoff_at = None
+    if session.ai_closure_type == "handed_off":
+        session.ai_closure_type = None
+    session.updated_at = utcnow()
+    await db.flush()
+    log.info("conversations.handed_back", session_id=str(session.id))
 
 
 async def set_session_tags(
@@ -1064,6 +1101,7 @@ async def close_if_idle(db: AsyncSession, *, session_id: uuid.UUID, now: datetim
         return False
     session = await db.get(ChatSession, session_id, populate_existing=True)
     assert session is not None
-    await _append(db, session=session, type="session_closed", sender_type="ai")
+    closed = await _append(db, session=session, type="session_closed", sender_type="ai")
     await summarize_session(db, session=session)
+    await webhook_events.conversation_closed(db, session=session, event=closed)
     return True

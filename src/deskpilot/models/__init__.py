@@ -16,6 +16,7 @@ from deskpilot.models.partner import Partner, PartnerApiKey
 from deskpilot.models.tag import Tag
 from deskpilot.models.training import TrainingDirectory, TrainingItem, TrainingVersion
 from deskpilot.models.user import DashboardSession, LoginLink, OrgMembership, User
+from deskpilot.models.webhook import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from deskpilot.models.widget import (
     WidgetContactSettings,
     WidgetCsat,
@@ -53,6 +54,9 @@ __all__ = [
     "TrainingItem",
     "TrainingVersion",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "WidgetContactSettings",
     "WidgetCsat",
     "WidgetMessage",

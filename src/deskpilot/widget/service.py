@@ -39,6 +39,7 @@ from deskpilot.models import (
 )
 from deskpilot.pagination import apply_cursor, page_of
 from deskpilot.tenancy import org_scoped
+from deskpilot.webhooks import payloads as webhook_events
 from deskpilot.widget.schemas import AuthenticateUser, CreateUnverified, WidgetSendBody
 
 log = structlog.get_logger()
@@ -515,6 +516,7 @@ async def resolve_session(db: AsyncSession, *, viewer: Viewer, session_id: uuid.
         event.sender_type = "contact"
         event.sender_name = viewer.contact.name or viewer.contact.non_verified_name
         await db.flush()
+        await webhook_events.conversation_closed(db, session=session, event=event)
 
 
 async def save_checkpoint(
