@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
+    dashboard_pages.install_page_errors(app)
     app.include_router(health.router)
     app.include_router(partner_routes.router)
     app.include_router(org_routes.router)

@@ -80,15 +80,22 @@ async def _user_for(session: AsyncSession, *, email: str, name: str | None) -> U
 
 
 async def _ensure_member(session: AsyncSession, *, org_id: uuid.UUID, user_id: int) -> str:
+    """The org's first member is its admin; everyone who joins after is an agent."""
     membership = await session.get(OrgMembership, (org_id, user_id))
     if membership is not None:
         return membership.role
+    has_members = await session.scalar(
+        sa.select(OrgMembership.user_id).where(OrgMembership.org_id == org_id).limit(1)
+    )
+    role = "agent" if has_members is not None else "admin"
     try:
         async with session.begin_nested():
-            session.add(OrgMembership(org_id=org_id, user_id=user_id, role="admin"))
+            session.add(OrgMembership(org_id=org_id, user_id=user_id, role=role))
     except IntegrityError:
-        pass  # joined concurrently: the row exists, which is all we need
-    return "admin"
+        # Joined concurrently: the row exists, with the role that request gave it.
+        membership = await session.get(OrgMembership, (org_id, user_id), populate_existing=True)
+        return membership.role if membership is not None else role
+    return role
 
 
 async def consume_login_link(

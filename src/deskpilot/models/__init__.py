@@ -9,6 +9,7 @@ from deskpilot.models.conversation import (
     ChatTicketCounter,
     chat_session_tags,
 )
+from deskpilot.models.dashboard import ReadMark
 from deskpilot.models.knowledge import Chunk, CrawlJob, Datasource, KnowledgeChange, Page
 from deskpilot.models.office_hours import OfficeHoursSchedule, OfficeHoursShift
 from deskpilot.models.org import Org, OrgApiKey
@@ -49,6 +50,7 @@ __all__ = [
     "Page",
     "Partner",
     "PartnerApiKey",
+    "ReadMark",
     "Tag",
     "TrainingDirectory",
     "TrainingItem",
