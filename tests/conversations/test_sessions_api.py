@@ -536,3 +536,19 @@ class TestTenancy:
         response = await client.get("/chat/sessions")
         assert response.status_code == 401
         assert response.json()["error"] == "Unauthorized"
+
+
+async def test_agent_ids_beyond_32_bits_are_400_not_500(client, org) -> None:
+    huge = 2**80
+    response = await client.post(
+        "/chat/sessions/filter", json={"filters": {"assignee_ids": [huge]}}, headers=org.headers
+    )
+    assert response.status_code == 400, response.text
+    created = await client.post(
+        "/chat/sessions", json={"channel": {"type": "api"}}, headers=org.headers
+    )
+    session_id = created.json()["id"]
+    patched = await client.patch(
+        f"/chat/sessions/{session_id}", json={"assignee_id": -huge}, headers=org.headers
+    )
+    assert patched.status_code == 400, patched.text

@@ -74,6 +74,8 @@ class TestList:
         assert listed_ids((await ann.get("/inbox?assignee=none")).text) == [web]
         # Values from the address bar that mean nothing are ignored, not errors.
         assert len(listed_ids((await ann.get("/inbox?channel=pigeon&view=x")).text)) == 2
+        # An assignee id past what the database stores is bad input, not a server error.
+        assert (await ann.get(f"/inbox?assignee={2**40}")).status_code == 400
 
     @pytest.mark.parametrize("query", ["vera", "VERA@SHOP", "refund for order", "50%", "#1"])
     async def test_search_over_contacts_messages_and_ticket_numbers(

@@ -79,6 +79,10 @@ MimeType = Annotated[
 ]
 
 
+# Human agents' ids are stored as 32-bit integers (both databases).
+AgentId = Annotated[int, Field(ge=-2_147_483_648, le=2_147_483_647)]
+
+
 class ChannelRef(BaseModel):
     type: Channel
 
@@ -121,7 +125,7 @@ class SessionFilters(BaseModel):
     statuses: Annotated[list[SessionStatus], Field(max_length=10)] | None = None
     sentiments: Annotated[list[Sentiment], Field(max_length=10)] | None = None
     tags: Annotated[list[TagName], Field(max_length=100)] | None = None
-    assignee_ids: Annotated[list[int | None], Field(max_length=100)] | None = Field(
+    assignee_ids: Annotated[list[AgentId | None], Field(max_length=100)] | None = Field(
         default=None, description="a null entry matches AI/unassigned sessions"
     )
     team_ids: Annotated[list[str | int], Field(max_length=100)] | None = Field(
@@ -156,7 +160,7 @@ class SessionUpdate(BaseModel):
     tags: Annotated[list[TagName], Field(max_length=100)] | None = Field(
         default=None, description="replaces the set; names must exist"
     )
-    assignee_id: int | None = Field(default=None, description="a human agent: a takeover")
+    assignee_id: AgentId | None = Field(default=None, description="a human agent: a takeover")
 
 
 # --- send ---------------------------------------------------------------------------------
@@ -192,7 +196,7 @@ class SendContact(BaseModel):
 
 
 class AgentInput(BaseModel):
-    id: int
+    id: AgentId
     name: AgentName | None = None
     avatar_url: HttpUrlText | None = None
 

@@ -334,7 +334,7 @@ async def assign(
     if not assignee_id:
         await conversations.assign_session(db, session=session, assignee_id=None)
     else:
-        if not assignee_id.isdigit():
+        if not assignee_id.isdigit() or int(assignee_id) >= 2**31:
             raise InvalidInput("assignee must be a member of the organization")
         try:
             member = await service.get_member(db, org_id=staff.org.id, user_id=int(assignee_id))

@@ -177,9 +177,12 @@ def _assignee_condition(assignee: str, user_id: int) -> sa.ColumnElement[bool]:
     if assignee == "none":
         return ChatSession.assignee_id.is_(None)
     try:
-        return ChatSession.assignee_id == int(assignee)
+        agent_id = int(assignee)
     except ValueError as exc:
         raise InvalidInput("assignee must be me, none or a member") from exc
+    if not -(2**31) <= agent_id < 2**31:  # stored as a 32-bit integer
+        raise InvalidInput("assignee must be me, none or a member")
+    return ChatSession.assignee_id == agent_id
 
 
 def _search_condition(org_id: uuid.UUID, text: str) -> sa.ColumnElement[bool]:
