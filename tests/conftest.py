@@ -100,7 +100,9 @@ async def _empty_all_tables(settings: Settings) -> None:
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Any]:
     application = create_app(settings)
-    async with LifespanManager(application):
+    # Generous bounds: on a loaded 2-core CI machine a start or stop (the model, the job
+    # runner, the webhook dispatcher) can take longer than the library's 5 s default.
+    async with LifespanManager(application, startup_timeout=30, shutdown_timeout=30):
         yield application
     await _empty_all_tables(settings)
 
