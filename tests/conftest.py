@@ -3,6 +3,8 @@ chosen by DESKPILOT_TEST_DATABASE), migrated once, emptied after every test."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import secrets
 import uuid
@@ -13,12 +15,14 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+import uvicorn
 from asgi_lifespan import LifespanManager
 
 from deskpilot import db as database
 from deskpilot.app import create_app
 from deskpilot.config import Settings
 from deskpilot.models import Base
+from tests.server import free_port
 
 TEST_DATABASE = os.environ.get("DESKPILOT_TEST_DATABASE", "sqlite")
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -139,3 +143,22 @@ async def other_org(client: httpx.AsyncClient, org: Any) -> Any:
     from tests.factories import make_org
 
     return await make_org(client, org.partner, name="Other shop")
+
+
+@pytest.fixture
+async def live(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The test app served over real HTTP (httpx's ASGI transport cannot stream)."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off", log_config=None)
+    )
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        yield http
+    server.should_exit = True
+    await task

@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.factories import OrgFixture, make_login_link
 
 from deskpilot import tasks as registry
 from deskpilot.conversations import service as conversations
 from deskpilot.db import transaction
+from tests.factories import OrgFixture, make_login_link
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 

@@ -9,12 +9,12 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from tests.dashboard.conftest import session_json, start_conversation
-from tests.factories import make_org, make_partner
 
 from deskpilot.auth import service as auth_service
 from deskpilot.models import ChatSession, OrgMembership, Partner, utcnow
 from deskpilot.partner.schemas import Branding
+from tests.dashboard.conftest import session_json, start_conversation
+from tests.factories import make_org, make_partner
 
 PAGES = ["/", "/inbox", "/console", "/team", f"/inbox/{uuid.uuid4()}"]
 

@@ -22,14 +22,14 @@ from playwright.async_api import (
     async_playwright,
     expect,
 )
+
+from deskpilot import db as database
+from deskpilot.partner.schemas import Branding
 from tests.conftest import _empty_all_tables, make_settings
 from tests.factories import OrgFixture, make_org, make_partner
 from tests.server import running_server, server_env
 from tests.widget.conftest import Browser as Visitor
 from tests.widget.conftest import unverified
-
-from deskpilot import db as database
-from deskpilot.partner.schemas import Branding
 
 pytestmark = pytest.mark.slow
 

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
+
+from deskpilot.models import ChatSession, ReadMark
 from tests.dashboard.conftest import (
     DEBUG_RECORD,
     ai_replies,
@@ -21,8 +23,6 @@ from tests.dashboard.conftest import (
     start_conversation,
 )
 from tests.widget.conftest import unverified
-
-from deskpilot.models import ChatSession, ReadMark
 
 
 def unread_of(html: str, session_id: str) -> int:

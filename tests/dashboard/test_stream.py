@@ -4,38 +4,15 @@ conversations, ended when the browser session ends."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from tests.dashboard.conftest import Person, contact_says, start_conversation
-from tests.server import free_port
-from tests.widget.test_push import EventStream
 
 from deskpilot.dashboard import stream as dashboard_stream
-
-
-@pytest.fixture
-async def live(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The test app over real HTTP (httpx's ASGI transport cannot stream)."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off", log_config=None)
-    )
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-        yield http
-    server.should_exit = True
-    await task
+from tests.dashboard.conftest import Person, contact_says, start_conversation
+from tests.widget.test_push import EventStream
 
 
 @asynccontextmanager

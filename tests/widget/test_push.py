@@ -18,11 +18,10 @@ from typing import Any
 import httpx
 import pytest
 import redis
-import uvicorn
 
 from tests.conftest import REDIS_URL
 from tests.factories import make_org, make_partner
-from tests.server import free_port, running_server, server_env
+from tests.server import running_server, server_env
 from tests.widget.conftest import BASE, Browser, assert_error, unverified, verified
 
 
@@ -100,25 +99,6 @@ class EventStream:
                 return found
             if frame.event == "message":
                 found.append(frame)
-
-
-@pytest.fixture
-async def live(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The test app served over real HTTP (httpx's ASGI transport cannot stream)."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off", log_config=None)
-    )
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-        yield http
-    server.should_exit = True
-    await task
 
 
 @asynccontextmanager
