@@ -14,6 +14,7 @@ the same bits alone or in any batch, in either precision.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,34 @@ _MS = "com.microsoft"
 # point, and symmetric int8 activations (no zero point) run on a path several times slower.
 _ZERO_POINT = 128
 _LEVELS = 127
+# SmoothQuant's migration strength: 0.5 splits each outlier channel's range evenly between
+# activations and weights.
+_SMOOTHING_ALPHA = 0.5
 
 
-def build_onnx(source_dir: Path, out_path: Path, *, int8: bool = False) -> None:
+def product_inputs(layers: int) -> list[str]:
+    """The tensors the int8 graph quantises: each layer's input (to Q, K and V), attention
+    context, attention output after its norm (to the FFN) and the FFN's activation."""
+    names = []
+    for i in range(layers):
+        names += ["h0" if i == 0 else f"l{i - 1}_h2", f"l{i}_ctx", f"l{i}_h1", f"l{i}_act"]
+    return names
+
+
+def build_onnx(
+    source_dir: Path,
+    out_path: Path,
+    *,
+    int8: bool = False,
+    activation_ranges: Mapping[str, npt.NDArray[np.float32]] | None = None,
+    expose: Sequence[str] = (),
+) -> None:
     """Write an ONNX model equivalent to sentence-transformers' MiniLM pipeline, in fp32 or
-    with int8 matrix products (per-channel weights, per-token activations)."""
+    with int8 matrix products (per-channel weights, per-token activations).
+
+    `activation_ranges` (int8 only): each product input's largest |x| per channel, measured
+    on calibration text (`calibrate`); those channels are smoothed before quantisation.
+    `expose` adds named intermediate tensors to the outputs (for calibration)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     from safetensors.numpy import load_file
@@ -85,6 +109,22 @@ def build_onnx(source_dir: Path, out_path: Path, *, int8: bool = False) -> None:
         )
         return f"{source}_codes", f"{source}_scale"
 
+    smoothing: dict[str, npt.NDArray[np.float32]] = {}
+
+    def smooth(source: str, consumers: Sequence[npt.NDArray[np.float32]]) -> None:
+        """SmoothQuant: a few channels of an input run far larger than the rest, so one
+        scale per token leaves the others few codes. Dividing channel j by s_j and
+        multiplying row j of every consumer's weights by s_j leaves the product unchanged
+        and moves part of that range into the weights, which are quantised per column."""
+        if not int8 or activation_ranges is None or source not in activation_ranges:
+            return
+        weight_range = np.max([np.abs(c).max(axis=1) for c in consumers], axis=0)
+        act_range = np.maximum(activation_ranges[source].astype(np.float64), 1e-5)
+        scale = act_range**_SMOOTHING_ALPHA / np.maximum(weight_range, 1e-5) ** (
+            1 - _SMOOTHING_ALPHA
+        )
+        smoothing[source] = np.clip(scale, 1e-2, 1e2).astype(np.float32)
+
     def linear(source: str, name: str, weight: npt.NDArray[np.float32], out: str) -> None:
         """`source @ weight`. MatMulIntegerToFloat applies the weights' per-channel scales
         in its kernel, then broadcasts the row scales over its output; biases are left to
@@ -93,7 +133,14 @@ def build_onnx(source_dir: Path, out_path: Path, *, int8: bool = False) -> None:
             node("MatMul", [source, const(name, weight)], [out])
             return
         if source not in quantised:
-            quantised[source] = quantise_rows(source, weight.shape[0])
+            quantised_input = source
+            if source in smoothing:
+                quantised_input = f"{source}_smoothed"
+                inverse = (1.0 / smoothing[source]).astype(np.float32)
+                node("Mul", [source, const(f"{source}_inv_smooth", inverse)], [quantised_input])
+            quantised[source] = quantise_rows(quantised_input, weight.shape[0])
+        if source in smoothing:
+            weight = weight * smoothing[source][:, None]
         codes, scales = quantised[source]
         weight_scale = np.maximum(np.abs(weight).max(axis=0), 1e-12) / _LEVELS
         weight_codes = np.clip(np.rint(weight / weight_scale), -_LEVELS, _LEVELS)
@@ -149,6 +196,7 @@ def build_onnx(source_dir: Path, out_path: Path, *, int8: bool = False) -> None:
         if int8:
             # The fused Attention projects in fp32 (or, as QAttention, with one scale per
             # tensor); separate per-token products feed MultiHeadAttention instead.
+            smooth(current, [w(p + f"attention.self.{n}.weight").T for n in parts])
             for n in parts:
                 linear(current, f"l{i}_{n}_w", w(p + f"attention.self.{n}.weight").T, f"l{i}_{n}")
             node(
@@ -167,6 +215,7 @@ def build_onnx(source_dir: Path, out_path: Path, *, int8: bool = False) -> None:
                 domain=_MS,
                 num_heads=heads,
             )
+        smooth(f"l{i}_ctx", [w(p + "attention.output.dense.weight").T])
         linear(f"l{i}_ctx", f"l{i}_ao_w", w(p + "attention.output.dense.weight").T, f"l{i}_ao")
         const(f"l{i}_ao_b", w(p + "attention.output.dense.bias"))
         const(f"l{i}_ln1_w", w(p + "attention.output.LayerNorm.weight"))
@@ -178,9 +227,11 @@ def build_onnx(source_dir: Path, out_path: Path, *, int8: bool = False) -> None:
             domain=_MS,
             epsilon=eps,
         )
+        smooth(f"l{i}_h1", [w(p + "intermediate.dense.weight").T])
         linear(f"l{i}_h1", f"l{i}_in_w", w(p + "intermediate.dense.weight").T, f"l{i}_in")
         const(f"l{i}_in_b", w(p + "intermediate.dense.bias"))
         node("BiasGelu", [f"l{i}_in", f"l{i}_in_b"], [f"l{i}_act"], domain=_MS)
+        smooth(f"l{i}_act", [w(p + "output.dense.weight").T])
         linear(f"l{i}_act", f"l{i}_out_w", w(p + "output.dense.weight").T, f"l{i}_out")
         const(f"l{i}_out_b", w(p + "output.dense.bias"))
         const(f"l{i}_ln2_w", w(p + "output.LayerNorm.weight"))
@@ -218,7 +269,12 @@ def build_onnx(source_dir: Path, out_path: Path, *, int8: bool = False) -> None:
             helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
             helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
         ],
-        [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", hidden])],
+        [
+            helper.make_tensor_value_info(
+                "sentence_embedding", TensorProto.FLOAT, ["batch", hidden]
+            ),
+            *(helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in expose),
+        ],
         initializers,
     )
     model = helper.make_model(
@@ -229,3 +285,30 @@ def build_onnx(source_dir: Path, out_path: Path, *, int8: bool = False) -> None:
     model.ir_version = 10
     out_path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(out_path))
+
+
+def measure_activation_ranges(
+    source_dir: Path, scratch: Path, texts: Sequence[str], *, max_tokens: int = 256
+) -> dict[str, npt.NDArray[np.float32]]:
+    """Each int8 product input's largest |x| per channel over `texts`, from the fp32 graph
+    (each text alone, so padding never counts)."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    layers = int(json.loads((source_dir / "config.json").read_text())["num_hidden_layers"])
+    names = product_inputs(layers)
+    graph_path = scratch / "calibration.fp32.onnx"
+    build_onnx(source_dir, graph_path, expose=names)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(graph_path), options, providers=["CPUExecutionProvider"])
+    tokenizer = Tokenizer.from_file(str(source_dir / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length=max_tokens)
+    ranges: dict[str, npt.NDArray[np.float32]] = {}
+    for encoding in tokenizer.encode_batch(list(texts)):
+        ids = np.array([encoding.ids], dtype=np.int64)
+        outputs = session.run(names, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+        for name, value in zip(names, outputs, strict=True):
+            peak = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
+            ranges[name] = np.maximum(ranges[name], peak) if name in ranges else peak
+    return ranges
