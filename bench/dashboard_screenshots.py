@@ -1,5 +1,6 @@
 """Screenshots of the dashboard, so anyone can look at it without installing anything:
-the inbox, a conversation with the AI's debug panel open, and the test console.
+the inbox, a conversation with the AI's debug panel open, the test console and the reports
+page (over a month of conversations: see _report_data.py).
 
 Starts a `deskpilot serve` on the embedded defaults, gives its org a small help site as
 knowledge, lets a few visitors talk to the AI through the widget API (answers with sources,
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 from _live import Live, Org, crawl, help_site, live_server
+from _report_data import seed_reports
 from playwright.async_api import Page, async_playwright
 
 WIDGET = "/backend/widget/v2"
@@ -127,6 +129,10 @@ async def photograph(
         await page.locator("[data-testid=console-ask]").click()
         await page.wait_for_selector("[data-testid=console-result]")
         await page.screenshot(path=str(out / "dashboard-console.png"), full_page=True)
+
+        await page.goto(f"{live.base}/reports?days=30")
+        await page.wait_for_selector("[data-testid=chart-conversations]")
+        await page.screenshot(path=str(out / "dashboard-reports.png"), full_page=True)
         await browser.close()
 
 
@@ -139,9 +145,15 @@ def main() -> None:
         org, partner = provision(live)
         with help_site() as url:
             crawl(live, org, url)
+        seed_reports(live, org)
         session_id = asyncio.run(converse(live, org))
         asyncio.run(photograph(live, org, partner, session_id, args.out))
-    for name in ("dashboard-inbox", "dashboard-conversation-debug", "dashboard-console"):
+    for name in (
+        "dashboard-inbox",
+        "dashboard-conversation-debug",
+        "dashboard-console",
+        "dashboard-reports",
+    ):
         print(args.out / f"{name}.png")
 
 

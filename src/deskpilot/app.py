@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from deskpilot import db as database
 from deskpilot import events, health
+from deskpilot.analytics import routes as analytics_routes
 from deskpilot.auth import routes as auth_routes
 from deskpilot.config import Settings
 from deskpilot.contacts import routes as contacts_routes
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations_routes.router)
     app.include_router(orgsettings_routes.router)
     app.include_router(webhooks_routes.router)
+    app.include_router(analytics_routes.router)
     app.include_router(auth_routes.router)
     app.include_router(widget_routes.auth_router)
     app.include_router(widget_routes.router)

@@ -115,6 +115,7 @@ class Settings(BaseSettings):
     RATE_LIMIT_PARTNER_CREATE_ORG_PER_MINUTE: int = Field(default=20, ge=1)
     RATE_LIMIT_PARTNER_CREATE_KEY_PER_MINUTE: int = Field(default=10, ge=1)
     RATE_LIMIT_PARTNER_LOGIN_LINK_PER_MINUTE: int = Field(default=30, ge=1)
+    RATE_LIMIT_PARTNER_CONSOLE_LINK_PER_MINUTE: int = Field(default=30, ge=1)
     RATE_LIMIT_ORG_PER_MINUTE: int = Field(default=100, ge=1)
     # The widget's public surface (API.md 1.8).
     RATE_LIMIT_WIDGET_PER_MINUTE: int = Field(default=120, ge=1)  # per widget token and IP

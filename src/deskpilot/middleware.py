@@ -51,8 +51,11 @@ class RequestContextMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.extend(SECURITY_HEADERS)
-                content_type = dict(headers).get(b"content-type", b"")
-                if content_type.startswith(b"text/html"):
+                given = dict(headers)
+                content_type = given.get(b"content-type", b"")
+                # A page that says who may frame it (the widget demo, framed by the
+                # dashboard's preview) keeps its word; every other page may not be framed.
+                if content_type.startswith(b"text/html") and b"x-frame-options" not in given:
                     headers.extend(HTML_HEADERS)
                 message["headers"] = headers
             await send(message)

@@ -16,6 +16,9 @@ import pytest
 from deskpilot import tasks as registry
 from deskpilot.conversations import service as conversations
 from deskpilot.db import transaction
+
+# The browser tests' fixtures (each browser test module opens its own `deployment`).
+from tests.dashboard._browser import browser, context, page, problems  # noqa: F401
 from tests.factories import OrgFixture, make_login_link
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')

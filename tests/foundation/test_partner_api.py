@@ -156,6 +156,35 @@ class TestListOrgs:
         ).json()
         assert by_health == {"items": [], "next": None}
 
+    async def test_a_health_filter_skips_no_match_between_pages(self, client, sessionmaker):
+        """The second batch scanned holds two new orgs, the page has room for one: the
+        next page starts after the one shown."""
+        partner = await make_partner(sessionmaker)
+        new = [(await make_org(client, partner, name=f"New {i}")).id for i in range(3)]
+        busy = await make_org(client, partner, name="Busy")
+        trained = await client.post(
+            "/training",
+            json={"title": "Refunds", "content": "Within 30 days."},
+            headers=busy.headers,
+        )
+        assert trained.status_code == 201
+        started = await client.post(
+            "/chat/sessions", json={"channel": {"type": "web"}}, headers=busy.headers
+        )
+        assert started.status_code == 201
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params = {"health": "new", "limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = (
+                await client.get("/partner/v1/orgs", params=params, headers=partner.headers)
+            ).json()
+            seen += [org["id"] for org in page["items"]]
+            cursor = page["next"]
+            if cursor is None:
+                break
+        assert seen == list(reversed(new))
+
     async def test_only_lists_the_callers_orgs(self, client, sessionmaker):
         mine = await make_partner(sessionmaker, name="Mine")
         theirs = await make_partner(sessionmaker, name="Theirs")

@@ -1,4 +1,5 @@
-"""Browser sign-in: opening a login link, signing out."""
+"""Browser sign-in: opening a login link (org dashboard) or a console link (partner
+console), signing out of the dashboard."""
 
 from __future__ import annotations
 
@@ -8,20 +9,14 @@ from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from deskpilot.auth import service as auth_service
+from deskpilot.dashboard.access import set_session_cookie, wants_html
 from deskpilot.dashboard.pages import SESSION_COOKIE, current_dashboard_session, render_message
-from deskpilot.deps import Db, State
+from deskpilot.dashboard.partner_console import CONSOLE_COOKIE, CONSOLE_PATH
+from deskpilot.deps import AppState, Db, State
 from deskpilot.errors import Gone
 from deskpilot.schemas import ErrorBody
 
 router = APIRouter(prefix="/auth", tags=["Dashboard sign-in"], include_in_schema=True)
-
-
-def wants_html(request: Request) -> bool:
-    return "text/html" in request.headers.get("accept", "")
-
-
-def _is_secure(request: Request, public_url: str) -> bool:
-    return request.url.scheme == "https" or public_url.startswith("https://")
 
 
 @router.get(
@@ -39,29 +34,48 @@ async def open_login_link(token: str, request: Request, db: Db, state: State) ->
             session_ttl=timedelta(hours=state.settings.DASHBOARD_SESSION_TTL_HOURS),
         )
     except Gone as exc:
-        if wants_html(request):
-            return render_message(
-                request,
-                state,
-                title="This link can't be used",
-                message=f"{exc.message}. Sign-in links work once and for 15 minutes: "
-                "ask for a new one from the app you came from.",
-                status_code=status.HTTP_410_GONE,
-            )
-        raise
+        return _unusable_link(request, state, exc)
     response = RedirectResponse(opened.redirect_path, status_code=status.HTTP_303_SEE_OTHER)
-    response.set_cookie(
-        SESSION_COOKIE,
-        opened.token,
-        max_age=state.settings.DASHBOARD_SESSION_TTL_HOURS * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=_is_secure(request, state.settings.PUBLIC_URL),
-        path="/",
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    set_session_cookie(response, request, state, name=SESSION_COOKIE, token=opened.token, path="/")
     return response
+
+
+@router.get(
+    "/console/{token}",
+    summary="Open a partner console link: sets the console cookie and lands on the console",
+    response_class=RedirectResponse,
+    status_code=status.HTTP_303_SEE_OTHER,
+    responses={410: {"model": ErrorBody, "description": "Used, expired or unknown link"}},
+)
+async def open_console_link(token: str, request: Request, db: Db, state: State) -> Response:
+    try:
+        opened = await auth_service.consume_console_link(
+            db,
+            token=token,
+            session_ttl=timedelta(hours=state.settings.DASHBOARD_SESSION_TTL_HOURS),
+        )
+    except Gone as exc:
+        return _unusable_link(request, state, exc)
+    response = RedirectResponse(CONSOLE_PATH, status_code=status.HTTP_303_SEE_OTHER)
+    # Sent to the console's pages only: it opens nothing else.
+    set_session_cookie(
+        response, request, state, name=CONSOLE_COOKIE, token=opened.token, path=CONSOLE_PATH
+    )
+    return response
+
+
+def _unusable_link(request: Request, state: AppState, exc: Gone) -> Response:
+    """A page for a person, the API's 410 for any other client."""
+    if not wants_html(request):
+        raise exc
+    return render_message(
+        request,
+        state,
+        title="This link can't be used",
+        message=f"{exc.message}. Sign-in links work once and for 15 minutes: "
+        "ask for a new one from the app you came from.",
+        status_code=status.HTTP_410_GONE,
+    )
 
 
 @router.post("/logout", summary="Sign out of the dashboard", include_in_schema=False)

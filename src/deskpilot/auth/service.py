@@ -1,4 +1,10 @@
-"""Login links (single-use, short-lived) and the dashboard browser sessions they open."""
+"""Single-use sign-in links and the browser sessions they open: a login link signs a user
+into one org's dashboard, a console link signs a partner's admin into the partner console.
+
+Both kinds share one life cycle (a 256-bit token stored hashed, consumed by one atomic
+UPDATE, a session cookie stored hashed) and live in separate tables, so a session of one
+kind can never pass for the other.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from hashlib import sha256
+from typing import Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -14,16 +21,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskpilot import credentials
 from deskpilot.errors import Gone
-from deskpilot.models import DashboardSession, LoginLink, Org, OrgMembership, User, utcnow
+from deskpilot.models import (
+    DashboardSession,
+    LoginLink,
+    Org,
+    OrgMembership,
+    Partner,
+    PartnerConsoleLink,
+    PartnerConsoleSession,
+    User,
+    utcnow,
+)
+from deskpilot.models.user import BrowserSession, SingleUseLink
 from deskpilot.org.service import find_live_org
 
 LINK_UNUSABLE = "This sign-in link has already been used, has expired or is not valid"
 
+LinkT = TypeVar("LinkT", bound=SingleUseLink)
+
 
 @dataclass(frozen=True, slots=True)
-class IssuedLink:
+class IssuedLink(Generic[LinkT]):
     token: str
-    link: LoginLink
+    link: LinkT
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,27 +62,68 @@ class SignedIn:
     role: str
 
 
-async def create_login_link(
-    session: AsyncSession,
-    *,
-    org_id: uuid.UUID,
-    email: str,
-    name: str | None,
-    redirect_path: str,
-    ttl: timedelta,
-) -> IssuedLink:
+@dataclass(frozen=True, slots=True)
+class OpenedConsole:
+    token: str
+    session: PartnerConsoleSession
+    user: User
+    partner: Partner
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSignedIn:
+    session: PartnerConsoleSession
+    user: User
+    partner: Partner
+
+
+# --- the shared life cycle ----------------------------------------------------------------
+
+
+async def _issue(
+    session: AsyncSession, link: LinkT, *, email: str, name: str | None, ttl: timedelta
+) -> IssuedLink[LinkT]:
     token = credentials.new_url_token()
-    link = LoginLink(
-        org_id=org_id,
-        email=email.strip().lower(),
-        name=name,
-        redirect_path=redirect_path,
-        token_hash=credentials.hash_secret(token),
-        expires_at=utcnow() + ttl,
-    )
+    link.email = email.strip().lower()
+    link.name = name
+    link.token_hash = credentials.hash_secret(token)
+    link.expires_at = utcnow() + ttl
     session.add(link)
     await session.flush()
     return IssuedLink(token, link)
+
+
+async def _claim(session: AsyncSession, link_type: type[LinkT], token: str) -> LinkT:
+    """Atomically mark the link used; only the request whose UPDATE matched gets it."""
+    now = utcnow()
+    link = (
+        await session.scalars(
+            sa.update(link_type)
+            .where(
+                link_type.token_hash == credentials.hash_secret(token),
+                link_type.used_at.is_(None),
+                link_type.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(link_type)
+        )
+    ).first()
+    if link is None:
+        raise Gone(LINK_UNUSABLE)
+    return link
+
+
+async def _start_browser_session(
+    session: AsyncSession, browser_session: BrowserSession, *, user_id: int, ttl: timedelta
+) -> str:
+    """Fill in and store the session; returns the cookie value (only its hash is kept)."""
+    token = credentials.new_url_token()
+    browser_session.token_hash = credentials.hash_secret(token)
+    browser_session.user_id = user_id
+    browser_session.expires_at = utcnow() + ttl
+    session.add(browser_session)
+    await session.flush()
+    return token
 
 
 async def _user_for(session: AsyncSession, *, email: str, name: str | None) -> User:
@@ -79,59 +140,81 @@ async def _user_for(session: AsyncSession, *, email: str, name: str | None) -> U
     return user
 
 
-async def _ensure_member(session: AsyncSession, *, org_id: uuid.UUID, user_id: int) -> str:
-    """The org's first member is its admin; everyone who joins after is an agent."""
+async def end_session(session: AsyncSession, *, dashboard_session: BrowserSession) -> None:
+    dashboard_session.revoked_at = utcnow()
+    await session.flush()
+
+
+def csrf_token(secret_key: str, dashboard_session: BrowserSession) -> str:
+    """Bound to the browser session: a form from another session or site cannot pass."""
+    return hmac.new(
+        secret_key.encode(), f"csrf:{dashboard_session.token_hash}".encode(), sha256
+    ).hexdigest()
+
+
+def csrf_valid(secret_key: str, dashboard_session: BrowserSession, submitted: str) -> bool:
+    return hmac.compare_digest(csrf_token(secret_key, dashboard_session), submitted)
+
+
+# --- org dashboard ------------------------------------------------------------------------
+
+
+async def create_login_link(
+    session: AsyncSession,
+    *,
+    org_id: uuid.UUID,
+    email: str,
+    name: str | None,
+    redirect_path: str,
+    ttl: timedelta,
+    role: str | None = None,
+) -> IssuedLink[LoginLink]:
+    """`role` is what the user becomes in the org on opening it; None = the org's rule."""
+    link = LoginLink(org_id=org_id, redirect_path=redirect_path, role=role)
+    return await _issue(session, link, email=email, name=name, ttl=ttl)
+
+
+async def _ensure_member(
+    session: AsyncSession, *, org_id: uuid.UUID, user_id: int, role: str | None
+) -> str:
+    """Without a `role`, the org's first member is its admin and everyone who joins after is
+    an agent; with one, the user has that role afterwards, new member or not."""
     membership = await session.get(OrgMembership, (org_id, user_id))
-    if membership is not None:
-        return membership.role
-    has_members = await session.scalar(
-        sa.select(OrgMembership.user_id).where(OrgMembership.org_id == org_id).limit(1)
-    )
-    role = "agent" if has_members is not None else "admin"
-    try:
-        async with session.begin_nested():
-            session.add(OrgMembership(org_id=org_id, user_id=user_id, role=role))
-    except IntegrityError:
-        # Joined concurrently: the row exists, with the role that request gave it.
-        membership = await session.get(OrgMembership, (org_id, user_id), populate_existing=True)
-        return membership.role if membership is not None else role
-    return role
+    if membership is None:
+        granted = role
+        if granted is None:
+            has_members = await session.scalar(
+                sa.select(OrgMembership.user_id).where(OrgMembership.org_id == org_id).limit(1)
+            )
+            granted = "agent" if has_members is not None else "admin"
+        try:
+            async with session.begin_nested():
+                session.add(OrgMembership(org_id=org_id, user_id=user_id, role=granted))
+            return granted
+        except IntegrityError:
+            # Joined concurrently: the row exists, with the role that request gave it.
+            membership = await session.get(OrgMembership, (org_id, user_id), populate_existing=True)
+            if membership is None:
+                return granted
+    if role is not None and membership.role != role:
+        membership.role = role
+        await session.flush()
+    return membership.role
 
 
 async def consume_login_link(
     session: AsyncSession, *, token: str, session_ttl: timedelta
 ) -> OpenedSession:
-    """Atomically mark the link used; only the request whose UPDATE matched gets a session."""
-    now = utcnow()
-    row = (
-        await session.execute(
-            sa.update(LoginLink)
-            .where(
-                LoginLink.token_hash == credentials.hash_secret(token),
-                LoginLink.used_at.is_(None),
-                LoginLink.expires_at > now,
-            )
-            .values(used_at=now)
-            .returning(LoginLink.org_id, LoginLink.email, LoginLink.name, LoginLink.redirect_path)
-        )
-    ).first()
-    if row is None:
+    link = await _claim(session, LoginLink, token)
+    if await find_live_org(session, org_id=link.org_id) is None:
         raise Gone(LINK_UNUSABLE)
-    org_id, email, name, redirect_path = row
-    if await find_live_org(session, org_id=org_id) is None:
-        raise Gone(LINK_UNUSABLE)
-    user = await _user_for(session, email=email, name=name)
-    await _ensure_member(session, org_id=org_id, user_id=user.id)
-    browser_token = credentials.new_url_token()
-    dashboard_session = DashboardSession(
-        token_hash=credentials.hash_secret(browser_token),
-        user_id=user.id,
-        org_id=org_id,
-        expires_at=now + session_ttl,
+    user = await _user_for(session, email=link.email, name=link.name)
+    await _ensure_member(session, org_id=link.org_id, user_id=user.id, role=link.role)
+    dashboard_session = DashboardSession(org_id=link.org_id)
+    browser_token = await _start_browser_session(
+        session, dashboard_session, user_id=user.id, ttl=session_ttl
     )
-    session.add(dashboard_session)
-    await session.flush()
-    return OpenedSession(browser_token, dashboard_session, user, redirect_path)
+    return OpenedSession(browser_token, dashboard_session, user, link.redirect_path)
 
 
 async def find_signed_in(session: AsyncSession, *, token: str) -> SignedIn | None:
@@ -161,17 +244,52 @@ async def find_signed_in(session: AsyncSession, *, token: str) -> SignedIn | Non
     return SignedIn(dashboard_session, user, org, role)
 
 
-async def end_session(session: AsyncSession, *, dashboard_session: DashboardSession) -> None:
-    dashboard_session.revoked_at = utcnow()
-    await session.flush()
+# --- partner console ----------------------------------------------------------------------
 
 
-def csrf_token(secret_key: str, dashboard_session: DashboardSession) -> str:
-    """Bound to the browser session: a form from another session or site cannot pass."""
-    return hmac.new(
-        secret_key.encode(), f"csrf:{dashboard_session.token_hash}".encode(), sha256
-    ).hexdigest()
+async def create_console_link(
+    session: AsyncSession,
+    *,
+    partner_id: uuid.UUID,
+    email: str,
+    name: str | None,
+    ttl: timedelta,
+) -> IssuedLink[PartnerConsoleLink]:
+    link = PartnerConsoleLink(partner_id=partner_id)
+    return await _issue(session, link, email=email, name=name, ttl=ttl)
 
 
-def csrf_valid(secret_key: str, dashboard_session: DashboardSession, submitted: str) -> bool:
-    return hmac.compare_digest(csrf_token(secret_key, dashboard_session), submitted)
+async def consume_console_link(
+    session: AsyncSession, *, token: str, session_ttl: timedelta
+) -> OpenedConsole:
+    """The partner must still be active; the user is created if new, and joins no org."""
+    link = await _claim(session, PartnerConsoleLink, token)
+    partner = await session.get(Partner, link.partner_id)
+    if partner is None or not partner.is_active:
+        raise Gone(LINK_UNUSABLE)
+    user = await _user_for(session, email=link.email, name=link.name)
+    console_session = PartnerConsoleSession(partner_id=partner.id)
+    browser_token = await _start_browser_session(
+        session, console_session, user_id=user.id, ttl=session_ttl
+    )
+    return OpenedConsole(browser_token, console_session, user, partner)
+
+
+async def find_console_signed_in(session: AsyncSession, *, token: str) -> ConsoleSignedIn | None:
+    row = (
+        await session.execute(
+            sa.select(PartnerConsoleSession, User, Partner)
+            .join(User, User.id == PartnerConsoleSession.user_id)
+            .join(Partner, Partner.id == PartnerConsoleSession.partner_id)
+            .where(
+                PartnerConsoleSession.token_hash == credentials.hash_secret(token),
+                PartnerConsoleSession.revoked_at.is_(None),
+                PartnerConsoleSession.expires_at > utcnow(),
+                Partner.is_active.is_(True),
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    console_session, user, partner = row
+    return ConsoleSignedIn(console_session, user, partner)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deskpilot.contacts.schemas import MAX_CUSTOM_DATA_KEYS, ContactInput
 from deskpilot.errors import Conflict, InvalidInput, NotFound
 from deskpilot.models import Contact, utcnow
-from deskpilot.pagination import apply_cursor, page_of, time_range
+from deskpilot.pagination import apply_cursor, contains_pattern, page_of, time_range
 from deskpilot.tenancy import org_scoped
 
 
@@ -152,9 +152,11 @@ async def list_contacts(
     updated_before: datetime | None = None,
     email: str | None = None,
     phone_number: str | None = None,
+    q: str | None = None,
 ) -> tuple[list[Contact], str | None]:
     """Newest first. The date bounds are inclusive at the millisecond precision timestamps
-    are emitted with, so a value read from a contact matches that contact."""
+    are emitted with, so a value read from a contact matches that contact. `q` finds text
+    anywhere in a name or an email, verified or not (the dashboard's search)."""
     stmt = org_scoped(Contact, org_id)
     stmt = stmt.where(
         *time_range(Contact.created_at, created_after, created_before),
@@ -164,6 +166,16 @@ async def list_contacts(
         stmt = stmt.where(Contact.email_key == email_key(email))
     if phone_number is not None:
         stmt = stmt.where(Contact.phone_number == phone_number)
+    if q:
+        pattern = contains_pattern(q)
+        stmt = stmt.where(
+            sa.or_(
+                sa.func.lower(Contact.name).like(pattern, escape="\\"),
+                sa.func.lower(Contact.non_verified_name).like(pattern, escape="\\"),
+                Contact.email_key.like(pattern, escape="\\"),
+                Contact.non_verified_email_key.like(pattern, escape="\\"),
+            )
+        )
     stmt = apply_cursor(
         stmt, created_col=Contact.created_at, id_col=Contact.id, cursor=cursor, limit=limit
     )

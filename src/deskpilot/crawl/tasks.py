@@ -27,6 +27,7 @@ from deskpilot.indexing import context_prefix
 from deskpilot.jobs import TaskContext, TaskFunction, due_every
 from deskpilot.knowledge import service as knowledge_service
 from deskpilot.models import Chunk, CrawlJob, Datasource, Page, utcnow
+from deskpilot.webhooks import payloads as webhook_events
 
 log = structlog.get_logger()
 
@@ -427,6 +428,8 @@ async def _finish(ctx: TaskContext, job_id: uuid.UUID, status: str, error: str |
             job.error_message = error
             job.completed_at = now
             job.updated_at = now
+            # In the transaction that ends the job: announced if and only if it ended here.
+            await webhook_events.crawl_job_finished(session, job=job)
         datasource = await session.get(Datasource, job.datasource_id)
         if datasource is not None:
             if job.status == "completed":

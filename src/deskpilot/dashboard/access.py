@@ -239,6 +239,28 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
+def wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def set_session_cookie(
+    response: Response, request: Request, state: AppState, *, name: str, token: str, path: str
+) -> None:
+    """A browser session's cookie: HttpOnly, SameSite=Lax, Secure under https, as long-lived
+    as a dashboard session; the response that sets it is neither cached nor referred."""
+    response.set_cookie(
+        name,
+        token,
+        max_age=state.settings.DASHBOARD_SESSION_TTL_HOURS * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https" or state.settings.PUBLIC_URL.startswith("https://"),
+        path=path,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+
+
 # --- errors -------------------------------------------------------------------------------
 
 

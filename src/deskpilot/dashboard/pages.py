@@ -1,12 +1,28 @@
 """Dashboard pages (server-rendered): the branded home the login link lands on, and the
-router that gathers the inbox, its live feed, the test console and the team page."""
+router that gathers the inbox, its live feed, the test console, the team page, knowledge,
+contacts, API keys, the widget and the AI's settings."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from deskpilot.dashboard import console, inbox, service, stream, team
+from deskpilot.dashboard import (
+    console,
+    contacts,
+    inbox,
+    keys,
+    knowledge,
+    office_hours,
+    partner_console,
+    reports,
+    service,
+    settings,
+    stream,
+    team,
+    training,
+    widget,
+)
 from deskpilot.dashboard.access import (
     DEFAULT_APP_NAME,
     SESSION_COOKIE,
@@ -50,3 +66,13 @@ router.include_router(stream.router)
 router.include_router(inbox.router)
 router.include_router(console.router)
 router.include_router(team.router)
+router.include_router(reports.router)
+router.include_router(knowledge.router)
+router.include_router(contacts.router)
+router.include_router(keys.router)
+router.include_router(widget.router)
+router.include_router(settings.router)
+router.include_router(training.router)
+router.include_router(office_hours.router)
+# The partner console: its own session, never an org's.
+router.include_router(partner_console.router)

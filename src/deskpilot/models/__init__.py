@@ -16,7 +16,14 @@ from deskpilot.models.org import Org, OrgApiKey
 from deskpilot.models.partner import Partner, PartnerApiKey
 from deskpilot.models.tag import Tag
 from deskpilot.models.training import TrainingDirectory, TrainingItem, TrainingVersion
-from deskpilot.models.user import DashboardSession, LoginLink, OrgMembership, User
+from deskpilot.models.user import (
+    DashboardSession,
+    LoginLink,
+    OrgMembership,
+    PartnerConsoleLink,
+    PartnerConsoleSession,
+    User,
+)
 from deskpilot.models.webhook import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from deskpilot.models.widget import (
     WidgetContactSettings,
@@ -50,6 +57,8 @@ __all__ = [
     "Page",
     "Partner",
     "PartnerApiKey",
+    "PartnerConsoleLink",
+    "PartnerConsoleSession",
     "ReadMark",
     "Tag",
     "TrainingDirectory",

@@ -1,4 +1,5 @@
-"""Partner API (`/partner/v1`): the partner account, its orgs, org keys and login links."""
+"""Partner API (`/partner/v1`): the partner account, its orgs, org keys and login links, and
+sign-in links to the partner console."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from deskpilot.auth import service as auth_service
 from deskpilot.deps import CurrentPartner, Db, PartnerOrg, State, partner_endpoint_limit
-from deskpilot.models import Org, utcnow
 from deskpilot.org import service as org_service
 from deskpilot.pagination import CursorPage
 from deskpilot.partner import service as partner_service
@@ -18,13 +18,13 @@ from deskpilot.partner.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
+    ConsoleLinkCreate,
     LoginLinkCreate,
     LoginLinkCreated,
     OrgCreate,
     OrgCreated,
     OrgHealth,
     OrgRead,
-    OrgStats,
     OrgUpdate,
     PartnerRead,
     PartnerUpdate,
@@ -39,32 +39,6 @@ router = APIRouter(
 _ORG_ERRORS = error_responses(404)
 
 Limit = Annotated[int, Query(ge=1, le=100)]
-
-
-async def _org_reads(db: Db, orgs: list[Org]) -> list[OrgRead]:
-    activity = await org_service.org_activity(db, org_ids=[org.id for org in orgs])
-    now = utcnow()
-    return [
-        OrgRead(
-            id=org.id,
-            name=org.name,
-            external_id=org.external_id,
-            website=org.website,
-            language=org.language,
-            ai_instructions=org.ai_instructions,
-            widget_token=org.widget_token,
-            health=org_service.org_health(org, activity[org.id], now=now),
-            stats=OrgStats(
-                users=activity[org.id].users,
-                sessions_30d=activity[org.id].sessions_30d,
-                synced_pages=activity[org.id].synced_pages,
-                published_training=activity[org.id].published_training,
-            ),
-            created_at=org.created_at,
-            updated_at=org.updated_at,
-        )
-        for org in orgs
-    ]
 
 
 @router.get("/me", summary="The calling partner account")
@@ -104,45 +78,27 @@ async def list_orgs(
     health: OrgHealth | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> CursorPage[OrgRead]:
-    if health is None:
-        orgs, next_cursor = await org_service.list_partner_orgs(
-            db,
-            partner_id=partner.id,
-            cursor=cursor,
-            limit=limit,
-            external_id=external_id,
-            name_contains=q,
-        )
-        return CursorPage(items=await _org_reads(db, orgs), next=next_cursor)
-    # Health is derived, so filter page by page until this page is full.
-    items: list[OrgRead] = []
-    next_cursor = cursor
-    while True:
-        orgs, next_cursor = await org_service.list_partner_orgs(
-            db,
-            partner_id=partner.id,
-            cursor=next_cursor,
-            limit=limit,
-            external_id=external_id,
-            name_contains=q,
-        )
-        for read in await _org_reads(db, orgs):
-            if read.health == health and len(items) < limit:
-                items.append(read)
-        if len(items) >= limit or next_cursor is None:
-            break
-    return CursorPage(items=items, next=next_cursor if len(items) >= limit else None)
+    items, next_cursor = await partner_service.list_org_reads(
+        db,
+        partner_id=partner.id,
+        cursor=cursor,
+        limit=limit,
+        external_id=external_id,
+        health=health,
+        name_contains=q,
+    )
+    return CursorPage(items=items, next=next_cursor)
 
 
 @router.get("/orgs/{org_id}", summary="Get an org", responses=_ORG_ERRORS)
 async def read_org(org: PartnerOrg, db: Db) -> OrgRead:
-    return (await _org_reads(db, [org]))[0]
+    return (await partner_service.org_reads(db, orgs=[org]))[0]
 
 
 @router.patch("/orgs/{org_id}", summary="Update an org", responses=error_responses(404, 409))
 async def update_org(body: OrgUpdate, org: PartnerOrg, db: Db) -> OrgRead:
     await org_service.update_org(db, org=org, changes=body)
-    return (await _org_reads(db, [org]))[0]
+    return (await partner_service.org_reads(db, orgs=[org]))[0]
 
 
 @router.delete(
@@ -219,5 +175,35 @@ async def create_login_link(
     )
     return LoginLinkCreated(
         url=f"{state.settings.PUBLIC_URL}/auth/login/{issued.token}",
+        expires_at=issued.link.expires_at,
+    )
+
+
+@router.post(
+    "/console-links",
+    status_code=status.HTTP_201_CREATED,
+    summary="A single-use partner console sign-in link, valid 15 minutes [deskpilot]",
+    description="Signs one of the partner's admins into the partner console: the partner's "
+    "orgs with their health and activity, and a jump into any org's dashboard as its admin. "
+    "The user is created if unknown. Opening the link consumes it; a used or expired link "
+    "shows an expired page (410 for non-browser clients).",
+    dependencies=[
+        Depends(
+            partner_endpoint_limit("console_link", "RATE_LIMIT_PARTNER_CONSOLE_LINK_PER_MINUTE")
+        )
+    ],
+)
+async def create_console_link(
+    body: ConsoleLinkCreate, partner: CurrentPartner, db: Db, state: State
+) -> LoginLinkCreated:
+    issued = await auth_service.create_console_link(
+        db,
+        partner_id=partner.id,
+        email=str(body.email),
+        name=body.name,
+        ttl=timedelta(seconds=state.settings.LOGIN_LINK_TTL_SECONDS),
+    )
+    return LoginLinkCreated(
+        url=f"{state.settings.PUBLIC_URL}/auth/console/{issued.token}",
         expires_at=issued.link.expires_at,
     )

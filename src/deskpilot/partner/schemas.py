@@ -161,3 +161,11 @@ class LoginLinkCreate(BaseModel):
 class LoginLinkCreated(BaseModel):
     url: str
     expires_at: Timestamp
+
+
+class ConsoleLinkCreate(BaseModel):
+    email: EmailStr = Field(description="The partner admin's email, matched case-insensitively.")
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = Field(default=None, description="Used only when the user is created.")

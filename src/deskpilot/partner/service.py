@@ -1,4 +1,5 @@
-"""Partner accounts: created by the operator, authenticated by their key."""
+"""Partner accounts: created by the operator, authenticated by their key; their orgs as the
+partner sees them (health badge and activity), for the Partner API and the partner console."""
 
 from __future__ import annotations
 
@@ -12,8 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskpilot import credentials
 from deskpilot.errors import InvalidInput, NotFound, Unauthorized
-from deskpilot.models import Partner, PartnerApiKey, utcnow
-from deskpilot.partner.schemas import Branding, PartnerRead, PartnerUpdate
+from deskpilot.models import Org, Partner, PartnerApiKey, utcnow
+from deskpilot.org import service as org_service
+from deskpilot.pagination import encode_cursor
+from deskpilot.partner.schemas import (
+    Branding,
+    OrgHealth,
+    OrgRead,
+    OrgStats,
+    PartnerRead,
+    PartnerUpdate,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,3 +190,85 @@ async def authenticate_partner(session: AsyncSession, *, api_key: str) -> Partne
         raise Unauthorized("This partner account is inactive")
     credentials.note_use(key, utcnow())
     return partner
+
+
+# --- the partner's orgs -------------------------------------------------------------------
+
+
+async def org_reads(session: AsyncSession, *, orgs: list[Org]) -> list[OrgRead]:
+    """Each org with its health badge and activity counts (a fixed number of queries)."""
+    activity = await org_service.org_activity(session, org_ids=[org.id for org in orgs])
+    now = utcnow()
+    return [
+        OrgRead(
+            id=org.id,
+            name=org.name,
+            external_id=org.external_id,
+            website=org.website,
+            language=org.language,
+            ai_instructions=org.ai_instructions,
+            widget_token=org.widget_token,
+            health=org_service.org_health(org, activity[org.id], now=now),
+            stats=OrgStats(
+                users=activity[org.id].users,
+                sessions_30d=activity[org.id].sessions_30d,
+                synced_pages=activity[org.id].synced_pages,
+                published_training=activity[org.id].published_training,
+            ),
+            created_at=org.created_at,
+            updated_at=org.updated_at,
+        )
+        for org in orgs
+    ]
+
+
+async def get_own_org(session: AsyncSession, *, partner_id: uuid.UUID, org_id: uuid.UUID) -> Org:
+    """One of the partner's live orgs; 404 alike for an unknown, deleted or another
+    partner's org, so the partner console never confirms another partner's org exists."""
+    org = await org_service.find_live_org(session, org_id=org_id)
+    if org is None or org.partner_id != partner_id:
+        raise NotFound("Org not found")
+    return org
+
+
+async def list_org_reads(
+    session: AsyncSession,
+    *,
+    partner_id: uuid.UUID,
+    cursor: str | None,
+    limit: int,
+    external_id: str | None = None,
+    health: OrgHealth | None = None,
+    name_contains: str | None = None,
+) -> tuple[list[OrgRead], str | None]:
+    """The partner's live orgs, newest first, optionally of one health badge."""
+    if health is None:
+        orgs, next_cursor = await org_service.list_partner_orgs(
+            session,
+            partner_id=partner_id,
+            cursor=cursor,
+            limit=limit,
+            external_id=external_id,
+            name_contains=name_contains,
+        )
+        return await org_reads(session, orgs=orgs), next_cursor
+    # Health is derived, so filter batch by batch until this page is full; the next page
+    # starts after the last org shown, not after the batch (it may hold more matches).
+    items: list[OrgRead] = []
+    next_cursor = cursor
+    while True:
+        orgs, next_cursor = await org_service.list_partner_orgs(
+            session,
+            partner_id=partner_id,
+            cursor=next_cursor,
+            limit=limit,
+            external_id=external_id,
+            name_contains=name_contains,
+        )
+        matching = [read for read in await org_reads(session, orgs=orgs) if read.health == health]
+        room = limit - len(items)
+        items.extend(matching[:room])
+        if len(matching) > room or (len(items) == limit and next_cursor is not None):
+            return items, encode_cursor(items[-1].created_at, items[-1].id)
+        if next_cursor is None:
+            return items, None

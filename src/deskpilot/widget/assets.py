@@ -105,12 +105,15 @@ def _demo_headers(nonce: str | None) -> dict[str, str]:
     # in the URL (the app-wide Referrer-Policy header would come after a second one here).
     headers = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
     if nonce is not None:
-        # A strict policy, as careful sites have: the widget must work under it.
+        # A strict policy, as careful sites have: the widget must work under it. Only this
+        # install's own pages may frame it (the dashboard's widget preview).
         headers["Content-Security-Policy"] = (
             f"default-src 'none'; script-src 'self' 'nonce-{nonce}'; "
             f"style-src 'self' 'nonce-{nonce}'; connect-src 'self'; "
-            "img-src 'self' https: data: blob:; base-uri 'none'; form-action 'none'"
+            "img-src 'self' https: data: blob:; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'self'"
         )
+        headers["X-Frame-Options"] = "SAMEORIGIN"
     return headers
 
 

@@ -83,6 +83,13 @@
     select.addEventListener("change", function () { select.form.requestSubmit(); });
   });
 
+  // Forms that delete something ask first.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+    });
+  });
+
   localTimes(document);
   transcriptToEnd(document);
 
