@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -169,9 +169,13 @@ def provision(live: Live, name: str = "Bench Shop") -> Org:
 
 
 @contextmanager
-def help_site() -> Iterator[str]:
-    """The help pages on loopback; yields the start URL."""
+def help_site(beside: Mapping[str, str] | None = None) -> Iterator[str]:
+    """The help pages on loopback; yields the start URL (`…/help/`). `beside`: more pages
+    (file name → HTML) at the site's root, which the help pages do not link to, such as a
+    shop page embedding the widget."""
     with tempfile.TemporaryDirectory(prefix="deskpilot-site-") as root:
+        for name, html in (beside or {}).items():
+            (Path(root) / name).write_text(html)
         folder = Path(root) / "help"
         folder.mkdir()
         links = "".join(

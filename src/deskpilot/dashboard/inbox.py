@@ -14,9 +14,10 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskpilot.conversations import service as conversations
 from deskpilot.conversations.routes import attachment_store
@@ -254,38 +255,49 @@ async def _panel(
     return render(request, state, "_partials/conversation.html", context, staff=staff)
 
 
-async def _acted(
-    request: Request, state: AppState, staff: Staff, db: Db, session: ChatSession
-) -> Response:
-    if is_htmx(request):
-        return await _panel(request, state, staff, db, session)
-    # What the user just did is not news to them.
-    await service.mark_read(db, session=session, user_id=staff.user.id)
-    return RedirectResponse(f"/inbox/{session.id}", status_code=303)
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConversationAction:
+    """A staff action on one conversation: who acts, and the conversation, locked in the
+    request's transaction."""
+
+    request: Request
+    state: AppState
+    staff: Staff
+    db: AsyncSession
+    session: ChatSession
+
+    async def done(self) -> Response:
+        """The refreshed panel for htmx; a plain form is sent back to the conversation."""
+        if is_htmx(self.request):
+            return await _panel(self.request, self.state, self.staff, self.db, self.session)
+        # What the user just did is not news to them.
+        await service.mark_read(self.db, session=self.session, user_id=self.staff.user.id)
+        return RedirectResponse(f"/inbox/{self.session.id}", status_code=303)
 
 
-async def _locked(db: Db, staff: Staff, session_id: str) -> ChatSession:
-    return await conversations.get_session(
+async def conversation_action(
+    session_id: str, request: Request, staff: ActingStaff, db: Db, state: State
+) -> ConversationAction:
+    session = await conversations.get_session(
         db, org_id=staff.org.id, session_id=parse_session_id(session_id), for_update=True
     )
+    return ConversationAction(request, state, staff, db, session)
+
+
+Acting = Annotated[ConversationAction, Depends(conversation_action)]
 
 
 @router.post("/inbox/{session_id}/messages")
 async def post_message(
-    session_id: str,
-    request: Request,
-    staff: ActingStaff,
-    db: Db,
-    state: State,
+    action: Acting,
     text: Annotated[str, Form(max_length=20_000)] = "",
     kind: Annotated[str, Form(max_length=10)] = "reply",
 ) -> Response:
     """A reply to the contact (the widget gets it at once) or an internal note."""
-    session = await _locked(db, staff, session_id)
-    user = staff.user
+    session, user = action.session, action.staff.user
     if kind == "note":
         await conversations.append_event(
-            db,
+            action.db,
             session=session,
             type="human_agent_comment",
             sender_type="human_agent",
@@ -301,102 +313,83 @@ async def post_message(
             # Answering a conversation nobody owns takes it from the AI.
             should_take_over_session_from_ai=session.assignee_id is None,
         )
+        state = action.state
         await conversations.send_message(
-            db, session=session, data=body, queue=state.queue, store=attachment_store(state)
+            action.db, session=session, data=body, queue=state.queue, store=attachment_store(state)
         )
     else:
         raise InvalidInput("kind must be reply or note")
-    return await _acted(request, state, staff, db, session)
+    return await action.done()
 
 
 @router.post("/inbox/{session_id}/takeover")
-async def take_over(
-    session_id: str, request: Request, staff: ActingStaff, db: Db, state: State
-) -> Response:
-    session = await _locked(db, staff, session_id)
+async def take_over(action: Acting) -> Response:
+    user = action.staff.user
     await conversations.assign_session(
-        db, session=session, assignee_id=staff.user.id, agent_name=staff.user.name
+        action.db, session=action.session, assignee_id=user.id, agent_name=user.name
     )
-    return await _acted(request, state, staff, db, session)
+    return await action.done()
 
 
 @router.post("/inbox/{session_id}/assign")
-async def assign(
-    session_id: str,
-    request: Request,
-    staff: ActingStaff,
-    db: Db,
-    state: State,
-    assignee_id: Annotated[str, Form(max_length=20)] = "",
-) -> Response:
+async def assign(action: Acting, assignee_id: Annotated[str, Form(max_length=20)] = "") -> Response:
     """To a member of the org, or to nobody (the conversation waits for the team)."""
-    session = await _locked(db, staff, session_id)
+    db, session = action.db, action.session
     if not assignee_id:
         await conversations.assign_session(db, session=session, assignee_id=None)
     else:
         if not assignee_id.isdigit() or int(assignee_id) >= 2**31:
             raise InvalidInput("assignee must be a member of the organization")
         try:
-            member = await service.get_member(db, org_id=staff.org.id, user_id=int(assignee_id))
+            member = await service.get_member(
+                db, org_id=action.staff.org.id, user_id=int(assignee_id)
+            )
         except NotFound as exc:
             raise InvalidInput("assignee must be a member of the organization") from exc
         await conversations.assign_session(
             db, session=session, assignee_id=member.user_id, agent_name=member.name
         )
-    return await _acted(request, state, staff, db, session)
+    return await action.done()
 
 
 @router.post("/inbox/{session_id}/handback")
-async def hand_back(
-    session_id: str, request: Request, staff: ActingStaff, db: Db, state: State
-) -> Response:
-    session = await _locked(db, staff, session_id)
-    await conversations.hand_back_to_ai(db, session=session)
-    return await _acted(request, state, staff, db, session)
+async def hand_back(action: Acting) -> Response:
+    await conversations.hand_back_to_ai(action.db, session=action.session)
+    return await action.done()
 
 
 @router.post("/inbox/{session_id}/resolve")
-async def resolve(
-    session_id: str, request: Request, staff: ActingStaff, db: Db, state: State
-) -> Response:
-    session = await _locked(db, staff, session_id)
-    await conversations.update_session(
-        db,
-        session=session,
-        changes=SessionUpdate(
-            status="closed_resolved", generate_summary_and_sentiment_on_resolve=True
-        ),
+async def resolve(action: Acting) -> Response:
+    changes = SessionUpdate(
+        status="closed_resolved", generate_summary_and_sentiment_on_resolve=True
     )
-    return await _acted(request, state, staff, db, session)
+    await conversations.update_session(action.db, session=action.session, changes=changes)
+    return await action.done()
 
 
 @router.post("/inbox/{session_id}/reopen")
-async def reopen(
-    session_id: str, request: Request, staff: ActingStaff, db: Db, state: State
-) -> Response:
-    session = await _locked(db, staff, session_id)
-    await conversations.update_session(db, session=session, changes=SessionUpdate(status="open"))
-    return await _acted(request, state, staff, db, session)
+async def reopen(action: Acting) -> Response:
+    changes = SessionUpdate(status="open")
+    await conversations.update_session(action.db, session=action.session, changes=changes)
+    return await action.done()
 
 
 @router.post("/inbox/{session_id}/tags")
 async def change_tags(
-    session_id: str,
-    request: Request,
-    staff: ActingStaff,
-    db: Db,
-    state: State,
+    action: Acting,
     add: Annotated[str, Form(max_length=100)] = "",
     remove: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """Add one of the org's tags, or remove one the conversation has."""
-    session = await _locked(db, staff, session_id)
-    view = (await conversations.describe_sessions(db, org_id=staff.org.id, sessions=[session]))[0]
-    names = list(view.tags)
+    session = action.session
+    described = await conversations.describe_sessions(
+        action.db, org_id=action.staff.org.id, sessions=[session]
+    )
+    names = list(described[0].tags)
     if add.strip():
         names.append(add.strip())
     if remove.strip():
         key = remove.strip().casefold()
         names = [name for name in names if name.casefold() != key]
-    await conversations.set_session_tags(db, session=session, names=names)
-    return await _acted(request, state, staff, db, session)
+    await conversations.set_session_tags(action.db, session=session, names=names)
+    return await action.done()
