@@ -51,6 +51,7 @@ from deskpilot.models import (
     chat_session_tags,
     utcnow,
 )
+from deskpilot.models.conversation import REDACTED
 from deskpilot.orgsettings.service import channel_mode, resolve_tags, tag_key
 from deskpilot.pagination import apply_cursor, contains_pattern, page_of, time_range
 from deskpilot.tenancy import org_scoped
@@ -59,7 +60,6 @@ from deskpilot.webhooks import payloads as webhook_events
 log = structlog.get_logger()
 
 AGENT_TURN = "agent_turn"
-REDACTED = "[redacted]"
 CLOSED_STATUSES = ("closed_resolved", "closed_unresolved")
 # The AI answered and the contact stayed silent this long: assumed resolved (API.md 3.4).
 IDLE_AFTER = timedelta(hours=24)
@@ -1005,7 +1005,8 @@ async def redact_event(
     db: AsyncSession, *, session: ChatSession, event_id: uuid.UUID, store: AttachmentStore
 ) -> None:
     """Irreversibly: text becomes `[redacted]`, attachments are deleted, and the client
-    context and the AI's debug record (which quote the message) are dropped."""
+    context and the AI's debug record (which quote the message) are dropped; so is the
+    text in the webhook payloads that copy the event."""
     event = (
         await db.scalars(
             org_scoped(ChatEvent, session.org_id).where(
@@ -1024,11 +1025,13 @@ async def redact_event(
     event.redacted = True
     session.updated_at = utcnow()
     await db.flush()
+    await webhook_events.event_redacted(db, session=session, event=event)
     _delete_after_commit(db, store, session, files)
 
 
 async def redact_session(db: AsyncSession, *, session: ChatSession, store: AttachmentStore) -> None:
-    """Every event as in `redact_event`, plus the summaries written from the conversation."""
+    """Every event as in `redact_event`, plus the summaries written from the conversation
+    (in the history and in the webhook payloads)."""
     files = [
         name
         for attachments in await db.scalars(
@@ -1055,6 +1058,7 @@ async def redact_session(db: AsyncSession, *, session: ChatSession, store: Attac
             setattr(session, column, REDACTED)
     session.updated_at = utcnow()
     await db.flush()
+    await webhook_events.session_redacted(db, session=session)
     _delete_after_commit(db, store, session, files)
 
 

@@ -26,6 +26,8 @@ from deskpilot.models.base import Base, Timestamps, UTCDateTime, UUIDPk, utcnow
 
 # None is stored as SQL NULL, not as the JSON text `null`.
 NullableJSON = JSON(none_as_null=True)
+# What a redaction leaves of a text: in the history, the summaries and the webhook outbox.
+REDACTED = "[redacted]"
 
 
 class ChatTicketCounter(Base):

@@ -1,7 +1,7 @@
 """The events of API.md 5, built from a conversation (or a crawl job) as it stands and
 emitted in the caller's transaction. The services call these at the moment each thing
 happens; when no endpoint of the org wants an event, the cost is one cached read of the
-org's endpoints and nothing is built or written."""
+org's endpoints and nothing is built or written. A redaction scrubs the stored ones."""
 
 from __future__ import annotations
 
@@ -20,11 +20,13 @@ from deskpilot.models import (
     CrawlJob,
     OrgMembership,
     User,
+    WebhookEvent,
     WidgetSettings,
     utcnow,
 )
+from deskpilot.models.conversation import REDACTED
 from deskpilot.tenancy import org_scoped
-from deskpilot.webhooks.service import emit, iso_millis, wanted_by
+from deskpilot.webhooks.service import conversation_events, emit, iso_millis, wanted_by
 
 _VISIBLE_SENDERS = ("contact", "ai", "human_agent")
 _RESPONSES = {
@@ -350,3 +352,88 @@ async def crawl_job_finished(db: AsyncSession, *, job: CrawlJob) -> None:
         "timestamp": iso_millis(job.completed_at or utcnow()),
     }
     await emit(db, org_id=job.org_id, event=name, data=data)
+
+
+# --- redaction ----------------------------------------------------------------------------
+
+# The payload fields that copy text a redaction takes out of the history (API.md 3.4): a
+# message's text, the CSAT comment (the `csat_submitted` event's context) and, for a whole
+# conversation only, the summaries. The contact's and agents' details stay, as they do in
+# the history; so do ids, names, times and counts, which the delivery log and the order of
+# delivery read.
+_COPIED_TEXT = {
+    "conversation.started": ("first_message",),
+    "conversation.contact_response": ("message",),
+    "conversation.ai_response": ("response",),
+    "conversation.agent_response": ("response",),
+    "csat.score_submitted": ("feedback",),
+    "conversation.handoff_to_human": ("summary",),
+    "conversation.closed": ("summary",),
+}
+_MESSAGE_EVENTS = frozenset(_RESPONSES.values())
+
+
+def _scrub(row: WebhookEvent) -> None:
+    """As the history keeps a redacted event: a text becomes REDACTED (none stays null), and
+    the files are gone."""
+    data = dict(row.data)
+    for field in _COPIED_TEXT[row.event]:
+        if data.get(field) is not None:
+            data[field] = REDACTED
+    if data.get("attachments"):
+        data["attachments"] = []
+    if data != row.data:
+        row.data = data
+
+
+async def session_redacted(db: AsyncSession, *, session: ChatSession) -> None:
+    """In the transaction of `redact_session`: every stored payload of the conversation
+    loses what its history lost. Deliveries still to be made (pending or retrying) read the
+    payload when the dispatcher claims them, so from the commit on they send it scrubbed;
+    so does a redelivery."""
+    for row in await conversation_events(
+        db, org_id=session.org_id, conversation_id=session.id, events=_COPIED_TEXT
+    ):
+        _scrub(row)
+    await db.flush()
+
+
+async def event_redacted(db: AsyncSession, *, session: ChatSession, event: ChatEvent) -> None:
+    """In the transaction of `redact_event`: the payloads that copy that one event lose its
+    text and files as in `session_redacted`: its message event, `conversation.started` when
+    it opened the conversation, or the CSAT answer. The summaries stay, as in the history."""
+    names: list[str] = []
+    if event.type == "csat_submitted":
+        names = ["csat.score_submitted"]
+    elif event.type == "message" and event.sender_type in _RESPONSES:
+        names = [_RESPONSES[event.sender_type]]
+        if event.sender_type in _OPENERS:
+            names.append("conversation.started")
+    if not names:
+        return
+    rows = await conversation_events(
+        db, org_id=session.org_id, conversation_id=session.id, events=names
+    )
+    for row in rows:
+        if row.event in _MESSAGE_EVENTS and row.data.get("message_id") != str(event.id):
+            continue
+        if row.event == "conversation.started" and await _opener(db, session) != event.id:
+            continue
+        _scrub(row)
+    await db.flush()
+
+
+async def _opener(db: AsyncSession, session: ChatSession) -> uuid.UUID | None:
+    """The message `conversation.started` was emitted with (see `_message`)."""
+    found: uuid.UUID | None = await db.scalar(
+        org_scoped(ChatEvent, session.org_id)
+        .where(
+            ChatEvent.session_id == session.id,
+            ChatEvent.type == "message",
+            ChatEvent.sender_type.in_(_OPENERS),
+        )
+        .order_by(ChatEvent.seq)
+        .limit(1)
+        .with_only_columns(ChatEvent.id)
+    )
+    return found

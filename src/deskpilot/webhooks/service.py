@@ -1,12 +1,13 @@
 """An org's webhooks: endpoints (at most ten, secrets shown once and kept encrypted), their
-delivery logs, redelivery, test events, and `emit`, which the other services call to record
-an event in their own transaction: one event row (the outbox) and one pending delivery per
-endpoint that wants it. Sending is the dispatcher's (`delivery.py`), after the commit."""
+delivery logs, redelivery, test events, a conversation's stored events (for redaction), and
+`emit`, which the other services call to record an event in their own transaction: one event
+row (the outbox) and one pending delivery per endpoint that wants it. Sending is the
+dispatcher's (`delivery.py`), after the commit."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -14,6 +15,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from deskpilot import events
 from deskpilot.db import after_commit
@@ -131,7 +133,24 @@ async def update_webhook(
 
 
 async def delete_webhook(db: AsyncSession, *, webhook: WebhookEndpoint) -> None:
-    """Its deliveries go with it (the foreign key cascades); nothing more is sent."""
+    """Its deliveries go with it (the foreign key cascades); nothing more is sent. So do
+    the events no other endpoint has a delivery of: nothing could send or show them again,
+    and `conversation_events` (redaction) finds stored events through their deliveries."""
+    other = aliased(WebhookDelivery)
+    only_here = org_scoped(WebhookDelivery, webhook.org_id).where(
+        WebhookDelivery.endpoint_id == webhook.id,
+        ~sa.select(other.id)
+        .where(other.event_seq == WebhookDelivery.event_seq, other.endpoint_id != webhook.id)
+        .exists(),
+    )
+    await db.execute(
+        sa.delete(WebhookEvent)
+        .where(
+            WebhookEvent.org_id == webhook.org_id,
+            WebhookEvent.seq.in_(only_here.with_only_columns(WebhookDelivery.event_seq)),
+        )
+        .execution_options(synchronize_session=False)
+    )
     await db.delete(webhook)
     await db.flush()
     _forget_targets(db)
@@ -243,6 +262,37 @@ async def send_test(db: AsyncSession, *, webhook: WebhookEndpoint) -> DeliveryVi
         now=now,
     )
     return DeliveryView(deliveries[0], event_id)
+
+
+async def conversation_events(
+    db: AsyncSession, *, org_id: uuid.UUID, conversation_id: uuid.UUID, events: Collection[str]
+) -> list[WebhookEvent]:
+    """The outbox's stored events of one conversation with one of the names in `events`,
+    oldest first. An event is kept only while it has a delivery (`emit` writes none without
+    one, `delete_webhook` takes the events only its endpoint had, `prune` the ones whose
+    last delivery it pruned), so they are found through the deliveries' ordering index,
+    (endpoint, conversation): the org has at most ten endpoints, and the work is bounded by
+    that conversation's rows."""
+    endpoint_ids = list(
+        await db.scalars(org_scoped(WebhookEndpoint, org_id).with_only_columns(WebhookEndpoint.id))
+    )
+    if not endpoint_ids or not events:
+        return []
+    seqs = (
+        org_scoped(WebhookDelivery, org_id)
+        .where(
+            WebhookDelivery.endpoint_id.in_(endpoint_ids),
+            WebhookDelivery.conversation_id == conversation_id,
+        )
+        .with_only_columns(WebhookDelivery.event_seq)
+    )
+    return list(
+        await db.scalars(
+            org_scoped(WebhookEvent, org_id)
+            .where(WebhookEvent.seq.in_(seqs), WebhookEvent.event.in_(list(events)))
+            .order_by(WebhookEvent.seq)
+        )
+    )
 
 
 # --- emitting -----------------------------------------------------------------------------
