@@ -29,6 +29,8 @@ _LEVELS = 127
 # SmoothQuant's migration strength: 0.5 splits each outlier channel's range evenly between
 # activations and weights.
 _SMOOTHING_ALPHA = 0.5
+# GELU (x·Φ(x)) never falls below -0.16997 (at x ≈ -0.75); a little margin below that.
+_GELU_MIN = -0.17
 
 
 def product_inputs(layers: int) -> list[str]:
@@ -109,6 +111,28 @@ def build_onnx(
         )
         return f"{source}_codes", f"{source}_scale"
 
+    def quantise_rows_nonnegative(source: str, width: int) -> tuple[str, str]:
+        """uint8 codes 0-255 of a `source` that is never negative, one scale per row from
+        its max: twice the codes that a range symmetric around zero would leave it."""
+        node("ReduceMax", [source, "last_axis"], [f"{source}_max"], keepdims=1)
+        node("Max", [f"{source}_max", "q_floor"], [f"{source}_top"])
+        node("Mul", [f"{source}_top", "q_step_unsigned"], [f"{source}_scale"])
+        node("Shape", [f"{source}_scale"], [f"{source}_rows"])
+        node(
+            "ConstantOfShape",
+            [f"{source}_rows"],
+            [f"{source}_zero_point"],
+            value=numpy_helper.from_array(np.array([0], dtype=np.uint8)),
+        )
+        node(
+            "QuantizeLinear",
+            [source, f"{source}_scale", f"{source}_zero_point"],
+            [f"{source}_codes"],
+            axis=-1,
+            block_size=width,
+        )
+        return f"{source}_codes", f"{source}_scale"
+
     smoothing: dict[str, npt.NDArray[np.float32]] = {}
 
     def smooth(source: str, consumers: Sequence[npt.NDArray[np.float32]]) -> None:
@@ -125,25 +149,53 @@ def build_onnx(
         )
         smoothing[source] = np.clip(scale, 1e-2, 1e2).astype(np.float32)
 
-    def linear(source: str, name: str, weight: npt.NDArray[np.float32], out: str) -> None:
+    # What a shifted input adds to a product's output, for its consumer to take off its bias.
+    bias_offsets: dict[str, npt.NDArray[np.float32]] = {}
+
+    def linear(
+        source: str,
+        name: str,
+        weight: npt.NDArray[np.float32],
+        out: str,
+        *,
+        lower_bound: float | None = None,
+    ) -> None:
         """`source @ weight`. MatMulIntegerToFloat applies the weights' per-channel scales
         in its kernel, then broadcasts the row scales over its output; biases are left to
-        the fused consumers, since the kernel would add them before the row scales."""
+        the fused consumers, since the kernel would add them before the row scales.
+
+        A `source` known never to fall below `lower_bound` (GELU's output) is shifted to
+        start at zero and quantised over 0-255; the shift's product with the weights is
+        recorded in `bias_offsets[out]`."""
         if not int8:
             node("MatMul", [source, const(name, weight)], [out])
             return
+        inverse = (1.0 / smoothing[source]).astype(np.float32) if source in smoothing else None
         if source not in quantised:
             quantised_input = source
-            if source in smoothing:
+            if inverse is not None:
                 quantised_input = f"{source}_smoothed"
-                inverse = (1.0 / smoothing[source]).astype(np.float32)
                 node("Mul", [source, const(f"{source}_inv_smooth", inverse)], [quantised_input])
-            quantised[source] = quantise_rows(quantised_input, weight.shape[0])
+            if lower_bound is None:
+                quantised[source] = quantise_rows(quantised_input, weight.shape[0])
+            else:
+                shift = np.full(weight.shape[0], -lower_bound, dtype=np.float32)
+                if inverse is not None:
+                    shift *= inverse
+                node("Add", [quantised_input, const(f"{source}_shift", shift)], [f"{source}_up"])
+                quantised[source] = quantise_rows_nonnegative(f"{source}_up", weight.shape[0])
         if source in smoothing:
             weight = weight * smoothing[source][:, None]
         codes, scales = quantised[source]
         weight_scale = np.maximum(np.abs(weight).max(axis=0), 1e-12) / _LEVELS
         weight_codes = np.clip(np.rint(weight / weight_scale), -_LEVELS, _LEVELS)
+        if lower_bound is not None:
+            # The kernel multiplies by the quantised weights: offset by exactly those.
+            applied = weight_codes * weight_scale
+            shift = np.full(weight.shape[0], -lower_bound, dtype=np.float64)
+            if inverse is not None:
+                shift *= inverse
+            bias_offsets[out] = (shift @ applied).astype(np.float32)
         node(
             "MatMulIntegerToFloat",
             [
@@ -151,7 +203,7 @@ def build_onnx(
                 const(name, weight_codes.astype(np.int8)),
                 scales,
                 const(f"{name}_scale", weight_scale.astype(np.float32)),
-                "q_zero_point",
+                "q_zero_point" if lower_bound is None else "q_zero_point_unsigned",
             ],
             [out],
             domain=_MS,
@@ -161,6 +213,8 @@ def build_onnx(
         const("q_zero_point", np.array(_ZERO_POINT, dtype=np.uint8))
         const("q_floor", np.array(1e-12, dtype=np.float32))
         const("q_step", np.array(1 / _LEVELS, dtype=np.float32))
+        const("q_zero_point_unsigned", np.array(0, dtype=np.uint8))
+        const("q_step_unsigned", np.array(1 / 255, dtype=np.float32))
         const("last_axis", np.array([-1], dtype=np.int64))
 
     # Embeddings: token type is always 0 for single sentences, so its row folds into positions.
@@ -232,8 +286,15 @@ def build_onnx(
         const(f"l{i}_in_b", w(p + "intermediate.dense.bias"))
         node("BiasGelu", [f"l{i}_in", f"l{i}_in_b"], [f"l{i}_act"], domain=_MS)
         smooth(f"l{i}_act", [w(p + "output.dense.weight").T])
-        linear(f"l{i}_act", f"l{i}_out_w", w(p + "output.dense.weight").T, f"l{i}_out")
-        const(f"l{i}_out_b", w(p + "output.dense.bias"))
+        linear(
+            f"l{i}_act",
+            f"l{i}_out_w",
+            w(p + "output.dense.weight").T,
+            f"l{i}_out",
+            lower_bound=_GELU_MIN,
+        )
+        out_bias = w(p + "output.dense.bias")
+        const(f"l{i}_out_b", out_bias - bias_offsets.get(f"l{i}_out", np.zeros_like(out_bias)))
         const(f"l{i}_ln2_w", w(p + "output.LayerNorm.weight"))
         const(f"l{i}_ln2_b", w(p + "output.LayerNorm.bias"))
         node(
