@@ -263,13 +263,30 @@ class TestEveryPage:
         await visitor.send(session_id, "How long does delivery take?")
         await sign_in(page, deployment, path="/", email=OWNER)
         await expect(page.locator("[data-testid=account]")).to_have_text("Owner · admin")
+        api = deployment.shop.headers
+        entry = await deployment.http.post(
+            "/training",
+            json={"title": "Opening hours", "content": "We open at 9.", "is_draft": True},
+            headers=api,
+        )
+        assert entry.status_code == 201, entry.text
+        always = {"day_of_week": "everyday", "start_time": "00:00:00", "end_time": "24:00:00"}
+        schedule = await deployment.http.post(
+            "/office-hours",
+            json={"name": "Always", "iana_timezone": "Europe/Berlin", "shifts": [always]},
+            headers=api,
+        )
+        assert schedule.status_code == 201, schedule.text
+        contacts = (await deployment.http.get("/contacts", headers=api)).json()["items"]
         settings = [
             "/settings/profile",
             "/settings/training",
             "/settings/training/new",
+            f"/settings/training/{entry.json()['id']}",
             "/settings/autopilot",
             "/settings/handoff",
             "/settings/office-hours",
+            f"/settings/office-hours/{schedule.json()['id']}",
             "/settings/tags",
         ]
         for path in [
@@ -283,6 +300,7 @@ class TestEveryPage:
             *settings,
             "/knowledge",
             "/people",
+            f"/people/{contacts[0]['id']}",
             "/settings/api-keys",
             "/settings/widget",
         ]:
