@@ -5,18 +5,28 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from deskpilot.auth import service as auth_service
+from deskpilot.dashboard.access import PageRoute
 from deskpilot.models import ChatSession, OrgMembership, Partner, utcnow
 from deskpilot.partner.schemas import Branding
 from tests.dashboard.conftest import session_json, start_conversation
 from tests.factories import make_org, make_partner
 
 PAGES = ["/", "/inbox", "/console", "/team", f"/inbox/{uuid.uuid4()}"]
+
+
+def _routes(routes: list[Any]) -> Iterator[Any]:
+    """Every route, through the routers that include others."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        yield from _routes(included.routes) if included is not None else (route,)
 
 
 class TestSignedOut:
@@ -126,6 +136,27 @@ class TestCsrf:
             assert response.status_code == 403, action
             assert "Request refused" in response.text
         assert await session_json(client, org, session_id) == before
+
+    async def test_every_dashboard_post_route_checks_the_token(self, app, org, sign_in):
+        """Every state-changing dashboard route there is, found in the app's routes (so a
+        new page cannot forget its CSRF check): refused without the token or with a forged
+        one, before it looks at its ids or its form."""
+        ann = await sign_in(org)
+        checked = []
+        for route in _routes(app.routes):
+            if not isinstance(route, PageRoute) or "POST" not in route.methods:
+                continue
+            if route.path.startswith(("/auth/", "/partner-console")):
+                continue  # sign-in and the partner console's own session: their own tests
+            path = route.path
+            for param in route.dependant.path_params:
+                value = "1" if param.field_info.annotation is int else str(uuid.uuid4())
+                path = path.replace("{" + param.name + "}", value)
+            for token in ("", "forged"):
+                response = await ann.post(path, {"text": "x"}, csrf=token)
+                assert response.status_code == 403, (route.path, response.status_code)
+            checked.append(route.path)
+        assert len(checked) >= 30, checked
 
     async def test_the_token_of_another_session_is_refused(self, client, org, sign_in):
         ann = await sign_in(org, "ann@shop.example")
