@@ -5,7 +5,8 @@ instruction; tags and CSAT answers), beside a second org of 2,000.
 
 Rows are bulk-inserted (the services would take minutes), the tables analysed, then each
 request runs in-process through the ASGI app (no network) and reports its p50 and p95 and
-the number of SQL statements it ran (the same on every run: no query per row).
+the number of SQL statements it ran (the same on every run: no query per row; the app's own
+background pollers, which share the process, now and then add one to a request's count).
 
     .venv/bin/python bench/dashboard_latency.py [--database-url postgresql+psycopg://…] [--runs 9]
 """
