@@ -93,12 +93,17 @@ def build_onnx(
         node("Neg", [f"{source}_min"], [f"{source}_neg_min"])
         node("Max", [f"{source}_max", f"{source}_neg_min", "q_floor"], [f"{source}_absmax"])
         node("Mul", [f"{source}_absmax", "q_step"], [f"{source}_scale"])
+        return quantise_by_row_scales(source, width, _ZERO_POINT)
+
+    def quantise_by_row_scales(source: str, width: int, zero_point: int) -> tuple[str, str]:
+        """uint8 codes of `source` under its `{source}_scale` (one per row) around
+        `zero_point`."""
         node("Shape", [f"{source}_scale"], [f"{source}_rows"])
         node(
             "ConstantOfShape",
             [f"{source}_rows"],
             [f"{source}_zero_point"],
-            value=numpy_helper.from_array(np.array([_ZERO_POINT], dtype=np.uint8)),
+            value=numpy_helper.from_array(np.array([zero_point], dtype=np.uint8)),
         )
         # One block per row: opset 21's blocked quantisation, which ONNX Runtime runs in
         # parallel (its per-axis path quantises row after row on one thread).
@@ -117,21 +122,7 @@ def build_onnx(
         node("ReduceMax", [source, "last_axis"], [f"{source}_max"], keepdims=1)
         node("Max", [f"{source}_max", "q_floor"], [f"{source}_top"])
         node("Mul", [f"{source}_top", "q_step_unsigned"], [f"{source}_scale"])
-        node("Shape", [f"{source}_scale"], [f"{source}_rows"])
-        node(
-            "ConstantOfShape",
-            [f"{source}_rows"],
-            [f"{source}_zero_point"],
-            value=numpy_helper.from_array(np.array([0], dtype=np.uint8)),
-        )
-        node(
-            "QuantizeLinear",
-            [source, f"{source}_scale", f"{source}_zero_point"],
-            [f"{source}_codes"],
-            axis=-1,
-            block_size=width,
-        )
-        return f"{source}_codes", f"{source}_scale"
+        return quantise_by_row_scales(source, width, 0)
 
     smoothing: dict[str, npt.NDArray[np.float32]] = {}
 
