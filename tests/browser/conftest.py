@@ -22,26 +22,17 @@ from playwright.async_api import (
     ConsoleMessage,
     Locator,
     Page,
-    async_playwright,
     expect,
 )
 
 from deskpilot import db as database
 from tests.agent.conftest import PROFILE, crawl, support_site
+from tests.chromium import CHROMIUM, chromium
 from tests.conftest import _empty_all_tables, make_settings
 from tests.factories import OrgFixture, make_org, make_partner
 from tests.server import running_server, server_env
 from tests.site import Site, doc_page, serve
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WIDGET = "deskpilot-widget"
 ANY = re.compile(r".+")
 expect.set_options(timeout=10_000)
@@ -114,12 +105,8 @@ def host_site() -> Iterator[Site]:
 async def browser() -> AsyncIterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: `make chromium` installs Debian's")
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        await chromium.close()
+    async with chromium() as launched:
+        yield launched
 
 
 @dataclass

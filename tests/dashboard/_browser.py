@@ -18,25 +18,16 @@ from playwright.async_api import (
     BrowserContext,
     ConsoleMessage,
     Page,
-    async_playwright,
     expect,
 )
 
 from deskpilot import db as database
 from deskpilot.partner.schemas import Branding
+from tests.chromium import chromium
 from tests.conftest import _empty_all_tables, make_settings
 from tests.factories import OrgFixture, make_org, make_partner
 from tests.server import running_server, server_env
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ACCENT = "#ff6600"
 OWNER = "owner@acme.example"
 AGENT = "grace@acme.example"
@@ -84,12 +75,8 @@ async def deploy(
 
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        await chromium.close()
+    async with chromium() as launched:
+        yield launched
 
 
 @dataclass

@@ -15,13 +15,13 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from deskpilot.dashboard.access import ActingAdmin, AdminStaff, PageRoute, Staff
+from deskpilot.dashboard.forms import path_id
 from deskpilot.dashboard.settings import (
     Done,
     FormRefused,
     checked,
     form_list,
     form_text,
-    parse_id,
     refusal,
     render_settings,
     saved,
@@ -155,63 +155,44 @@ def _form_rows(values: dict[str, Any]) -> dict[str, Any]:
     return {**values, "shifts": [*values["shifts"], *([blank] * BLANK_ROWS)]}
 
 
-async def _list_page(
+async def _page(
     request: Request,
     state: AppState,
     staff: Staff,
     db: Db,
     *,
+    schedule: OfficeHoursSchedule | None,
     values: dict[str, Any],
     done: str | None = None,
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
+    """The schedule form: on the list of schedules (a new one), or on a schedule's own page."""
+    if schedule is None:
+        template, title = "settings/office_hours.html", "Office hours"
+        context: dict[str, Any] = {
+            "schedules": await service.list_schedules(db, org_id=staff.org.id),
+            "status": await service.office_hours_status(db, org_id=staff.org.id, now=utcnow()),
+            "day_names": DAY_NAMES,
+            "short": _short,
+        }
+    else:
+        template, title = "settings/office_hours_edit.html", f"Office hours: {schedule.name}"
+        context = {"schedule": schedule}
     return render_settings(
         request,
         state,
         staff,
-        "settings/office_hours.html",
-        title="Office hours",
+        template,
+        title=title,
         section="office-hours",
         done=done,
         error=error,
         status_code=status_code,
-        schedules=await service.list_schedules(db, org_id=staff.org.id),
-        status=await service.office_hours_status(db, org_id=staff.org.id, now=utcnow()),
-        values=_form_rows(values),
-        days=DAYS,
-        day_names=DAY_NAMES,
-        time_zones=time_zones(),
-        short=_short,
-    )
-
-
-async def _edit_page(
-    request: Request,
-    state: AppState,
-    staff: Staff,
-    db: Db,
-    *,
-    schedule: OfficeHoursSchedule,
-    values: dict[str, Any],
-    done: str | None = None,
-    error: str | None = None,
-    status_code: int = 200,
-) -> Response:
-    return render_settings(
-        request,
-        state,
-        staff,
-        "settings/office_hours_edit.html",
-        title=f"Office hours: {schedule.name}",
-        section="office-hours",
-        done=done,
-        error=error,
-        status_code=status_code,
-        schedule=schedule,
         values=_form_rows(values),
         days=DAYS,
         time_zones=time_zones(),
+        **context,
     )
 
 
@@ -219,7 +200,7 @@ async def _edit_page(
 async def office_hours(
     request: Request, staff: AdminStaff, db: Db, state: State, done: Done = None
 ) -> Response:
-    return await _list_page(request, state, staff, db, values=_values_of(None), done=done)
+    return await _page(request, state, staff, db, schedule=None, values=_values_of(None), done=done)
 
 
 @router.post("/settings/office-hours", response_class=HTMLResponse)
@@ -231,15 +212,22 @@ async def create_schedule(request: Request, staff: ActingAdmin, db: Db, state: S
             await service.create_schedule(db, org_id=staff.org.id, data=data)
     except (InvalidInput, Conflict) as exc:
         message, status_code = refusal(exc, LABELS)
-        return await _list_page(
-            request, state, staff, db, values=values, error=message, status_code=status_code
+        return await _page(
+            request,
+            state,
+            staff,
+            db,
+            schedule=None,
+            values=values,
+            error=message,
+            status_code=status_code,
         )
     return saved("/settings/office-hours", "schedule-created")
 
 
 async def _schedule(db: Db, staff: Staff, schedule_id: str) -> OfficeHoursSchedule:
     return await service.get_schedule(
-        db, org_id=staff.org.id, schedule_id=parse_id(schedule_id, "Office hours schedule")
+        db, org_id=staff.org.id, schedule_id=path_id(schedule_id, "Office hours schedule")
     )
 
 
@@ -254,7 +242,7 @@ async def edit_schedule(
 ) -> Response:
     schedule = await _schedule(db, staff, schedule_id)
     values = _values_of(await service.schedule_read(db, schedule=schedule))
-    return await _edit_page(request, state, staff, db, schedule=schedule, values=values, done=done)
+    return await _page(request, state, staff, db, schedule=schedule, values=values, done=done)
 
 
 @router.post("/settings/office-hours/{schedule_id}", response_class=HTMLResponse)
@@ -270,7 +258,7 @@ async def replace_schedule(
     except (InvalidInput, Conflict) as exc:
         message, status_code = refusal(exc, LABELS)
         await db.refresh(schedule)  # as stored: the savepoint undid anything half-done
-        return await _edit_page(
+        return await _page(
             request,
             state,
             staff,

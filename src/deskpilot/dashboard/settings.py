@@ -9,7 +9,6 @@ same page with status 400 (409 for a clash), the message on top and what was typ
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
@@ -107,14 +106,6 @@ def render_settings(
     return render(request, state, template, values, staff=staff, status_code=status_code)
 
 
-def parse_id(value: str, what: str) -> uuid.UUID:
-    """A malformed id is one that does not exist."""
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise NotFound(f"{what} not found") from exc
-
-
 def form_text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
@@ -208,9 +199,16 @@ async def _partner_default(db: Db, staff: Staff) -> str | None:
     return partner.default_ai_instructions if partner is not None else None
 
 
-@router.get("/settings/profile", response_class=HTMLResponse)
-async def profile(
-    request: Request, staff: AdminStaff, db: Db, state: State, done: Done = None
+async def _profile_page(
+    request: Request,
+    state: AppState,
+    staff: Staff,
+    db: Db,
+    *,
+    text: str,
+    done: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
     return render_settings(
         request,
@@ -220,9 +218,20 @@ async def profile(
         title="AI profile",
         section="profile",
         done=done,
+        error=error,
+        status_code=status_code,
         own=staff.org.ai_instructions,
         partner_default=await _partner_default(db, staff),
-        text=staff.org.ai_instructions or "",
+        text=text,
+    )
+
+
+@router.get("/settings/profile", response_class=HTMLResponse)
+async def profile(
+    request: Request, staff: AdminStaff, db: Db, state: State, done: Done = None
+) -> HTMLResponse:
+    return await _profile_page(
+        request, state, staff, db, text=staff.org.ai_instructions or "", done=done
     )
 
 
@@ -245,18 +254,8 @@ async def save_profile(request: Request, staff: ActingAdmin, db: Db, state: Stat
         await org_service.update_org(db, org=staff.org, changes=changes)
     except InvalidInput as exc:
         message, status_code = refusal(exc, PROFILE_LABELS)
-        return render_settings(
-            request,
-            state,
-            staff,
-            "settings/profile.html",
-            title="AI profile",
-            section="profile",
-            error=message,
-            status_code=status_code,
-            own=staff.org.ai_instructions,
-            partner_default=await _partner_default(db, staff),
-            text=text,
+        return await _profile_page(
+            request, state, staff, db, text=text, error=message, status_code=status_code
         )
     return saved("/settings/profile", "profile-inherited" if inherit else "profile-saved")
 

@@ -15,12 +15,12 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from deskpilot.dashboard.access import ActingAdmin, AdminStaff, PageRoute, Staff
+from deskpilot.dashboard.forms import path_id
 from deskpilot.dashboard.settings import (
     Done,
     form_list,
     form_text,
     multiline,
-    parse_id,
     refusal,
     render_settings,
     saved,
@@ -258,7 +258,7 @@ async def create_training(request: Request, staff: ActingAdmin, db: Db, state: S
 
 async def _entry(db: Db, staff: Staff, training_id: str) -> TrainingItem:
     return await service.get_training(
-        db, org_id=staff.org.id, training_id=parse_id(training_id, "Training"), for_update=True
+        db, org_id=staff.org.id, training_id=path_id(training_id, "Training"), for_update=True
     )
 
 
@@ -272,7 +272,7 @@ async def edit_training(
     done: Done = None,
 ) -> Response:
     item = await service.get_training(
-        db, org_id=staff.org.id, training_id=parse_id(training_id, "Training")
+        db, org_id=staff.org.id, training_id=path_id(training_id, "Training")
     )
     return await _editor(request, state, staff, db, item=item, values=_values_of(item), done=done)
 
@@ -316,22 +316,28 @@ def _back(form: FormData, item: TrainingItem) -> str:
     )
 
 
+async def _set_draft(
+    training_id: str, request: Request, staff: Staff, db: Db, *, is_draft: bool
+) -> Response:
+    """Publish or unpublish, then back to where the button was."""
+    item = await _entry(db, staff, training_id)
+    await service.set_draft(db, item=item, is_draft=is_draft)
+    done = "training-unpublished" if is_draft else "training-published"
+    return saved(_back(await request.form(), item), done)
+
+
 @router.post("/settings/training/{training_id}/publish")
 async def publish_training(
     training_id: str, request: Request, staff: ActingAdmin, db: Db
 ) -> Response:
-    item = await _entry(db, staff, training_id)
-    await service.set_draft(db, item=item, is_draft=False)
-    return saved(_back(await request.form(), item), "training-published")
+    return await _set_draft(training_id, request, staff, db, is_draft=False)
 
 
 @router.post("/settings/training/{training_id}/unpublish")
 async def unpublish_training(
     training_id: str, request: Request, staff: ActingAdmin, db: Db
 ) -> Response:
-    item = await _entry(db, staff, training_id)
-    await service.set_draft(db, item=item, is_draft=True)
-    return saved(_back(await request.form(), item), "training-unpublished")
+    return await _set_draft(training_id, request, staff, db, is_draft=True)
 
 
 @router.post("/settings/training/{training_id}/delete")
