@@ -69,9 +69,14 @@ def message_text(value: str, field: str) -> str:
 
 
 def inbox_filters(
-    view: str | None, channel: str | None, tag: str | None, assignee: str | None, q: str | None
+    view: ShortQuery = None,
+    channel: ShortQuery = None,
+    tag: ShortQuery = None,
+    assignee: ShortQuery = None,
+    q: ShortQuery = None,
 ) -> service.InboxFilters:
-    """Unknown values are dropped rather than refused: these come from the address bar."""
+    """The inbox's filters from the query string (a dependency of every inbox page). Unknown
+    values are dropped rather than refused: these come from the address bar."""
     chosen = view if view in service.INBOX_VIEWS else "open"
     return service.InboxFilters(
         view=chosen,
@@ -80,6 +85,9 @@ def inbox_filters(
         assignee=assignee if assignee in ("me", "none") or (assignee or "").isdigit() else None,
         search=q.strip() if q and q.strip() else None,
     )
+
+
+Filters = Annotated[service.InboxFilters, Depends(inbox_filters)]
 
 
 def filters_query(filters: service.InboxFilters, **extra: str | None) -> str:
@@ -169,14 +177,9 @@ async def inbox(
     staff: CurrentStaff,
     db: Db,
     state: State,
-    view: ShortQuery = None,
-    channel: ShortQuery = None,
-    tag: ShortQuery = None,
-    assignee: ShortQuery = None,
-    q: ShortQuery = None,
+    filters: Filters,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> HTMLResponse:
-    filters = inbox_filters(view, channel, tag, assignee, q)
     context = await _inbox_context(db, staff, filters, cursor=cursor, selected=None)
     return render(
         request, state, "inbox.html", {**context, "title": "Inbox", "nav": "inbox"}, staff=staff
@@ -189,16 +192,11 @@ async def inbox_list(
     staff: CurrentStaff,
     db: Db,
     state: State,
-    view: ShortQuery = None,
-    channel: ShortQuery = None,
-    tag: ShortQuery = None,
-    assignee: ShortQuery = None,
-    q: ShortQuery = None,
+    filters: Filters,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     open_id: Annotated[str | None, Query(alias="open", max_length=64)] = None,
 ) -> HTMLResponse:
     """The list alone, for the live refresh (`open`: the conversation shown beside it)."""
-    filters = inbox_filters(view, channel, tag, assignee, q)
     selected = None
     if open_id:
         try:
@@ -218,16 +216,11 @@ async def conversation_page(
     staff: CurrentStaff,
     db: Db,
     state: State,
-    view: ShortQuery = None,
-    channel: ShortQuery = None,
-    tag: ShortQuery = None,
-    assignee: ShortQuery = None,
-    q: ShortQuery = None,
+    filters: Filters,
 ) -> HTMLResponse:
     session = await conversations.get_session(
         db, org_id=staff.org.id, session_id=parse_session_id(session_id)
     )
-    filters = inbox_filters(view, channel, tag, assignee, q)
     context = await _inbox_context(db, staff, filters, cursor=None, selected=session.id)
     context.update(await _conversation_context(db, staff, session, context["member_list"]))
     title = f"#{session.ticket_number}"

@@ -11,10 +11,11 @@ the page (`dp:crawl-finished`) to refresh its page list.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from deskpilot import db as database
@@ -61,12 +62,28 @@ async def _datasource(db: Db, staff: Staff, datasource_id: str) -> Datasource:
     )
 
 
-def _page_filters(status: str | None, q: str | None) -> tuple[str | None, str | None]:
-    """Unknown values from the address bar are dropped rather than refused."""
-    return (
-        status if status in PAGE_STATUSES else None,
-        q.strip() if q and q.strip() else None,
+@dataclass(frozen=True, slots=True)
+class PageFilters:
+    status: str | None
+    q: str | None
+    cursor: str | None
+
+
+def page_filters(
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> PageFilters:
+    """The page list's filters from the query string (a dependency of both routes that list
+    pages). Unknown values from the address bar are dropped rather than refused."""
+    return PageFilters(
+        status=status if status in PAGE_STATUSES else None,
+        q=q.strip() if q and q.strip() else None,
+        cursor=cursor,
     )
+
+
+Filters = Annotated[PageFilters, Depends(page_filters)]
 
 
 def _list_query(status: str | None, q: str | None, cursor: str | None = None) -> str:
@@ -188,17 +205,14 @@ async def datasource_page(
     staff: AdminStaff,
     db: Db,
     state: State,
-    status: Annotated[str | None, Query(max_length=20)] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    filters: Filters,
 ) -> HTMLResponse:
     datasource = await _datasource(db, staff, datasource_id)
-    status, q = _page_filters(status, q)
     context = {
         "title": datasource.display_name,
         "nav": "knowledge",
         **await _progress_context(db, datasource),
-        **await _pages_context(db, datasource, status, q, cursor),
+        **await _pages_context(db, datasource, filters.status, filters.q, filters.cursor),
         "safe_url": safe_url,
     }
     return render(request, state, "knowledge_datasource.html", context, staff=staff)
@@ -225,14 +239,11 @@ async def pages(
     staff: AdminStaff,
     db: Db,
     state: State,
-    status: Annotated[str | None, Query(max_length=20)] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    filters: Filters,
 ) -> HTMLResponse:
     """The page list alone, for the refresh when a crawl ends."""
     datasource = await _datasource(db, staff, datasource_id)
-    status, q = _page_filters(status, q)
-    context = await _pages_context(db, datasource, status, q, cursor)
+    context = await _pages_context(db, datasource, filters.status, filters.q, filters.cursor)
     return render(request, state, "_partials/knowledge_pages.html", context, staff=staff)
 
 
